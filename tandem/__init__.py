@@ -1,0 +1,1 @@
+"""Tandem: one system of record and one rulebook for marketing and sales."""
