@@ -124,7 +124,7 @@ class Account(models.Model):
     class Meta:
         ordering = ["name", "id"]
         indexes = [
-            models.Index(Lower("name"), "id", name="account_name_lower_idx"),
+            models.Index(fields=["name", "id"], name="account_name_idx"),
             models.Index(fields=["owner", "name"]),
         ]
 
@@ -176,7 +176,7 @@ class Person(models.Model):
     custom_fields = models.JSONField(default=dict, blank=True)
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     stage_entered_at = models.DateTimeField()
-    last_activity_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(help_text="Latest activity or touchpoint; creation time until then.")
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
 
@@ -192,7 +192,7 @@ class Person(models.Model):
             models.Index(fields=["-last_activity_at", "-id"], name="person_activity"),
             models.Index(fields=["lifecycle_stage", "-last_activity_at", "-id"], name="person_stage_activity"),
             models.Index(fields=["-created_at", "-id"], name="person_created"),
-            models.Index(Lower("last_name"), Lower("first_name"), "id", name="person_name_lower_idx"),
+            models.Index(fields=["last_name", "first_name", "id"], name="person_name_idx"),
         ]
         verbose_name_plural = "people"
 

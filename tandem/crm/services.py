@@ -314,7 +314,7 @@ def person_create(
         fields["external_id"] = None
     status = fields.pop("lead_status") or stage.lead_status_on_entry_id
     person = Person(email=email, lifecycle_stage=stage, lead_status_id=status, stage_entered_at=now,
-                    created_at=now, updated_at=now, **fields)
+                    last_activity_at=now, created_at=now, updated_at=now, **fields)
     _clean(person, exclude=["custom_fields"])
     _check_unique(Person, "email", email, case_insensitive=True)
     _check_unique(Person, "external_id", person.external_id)
@@ -574,9 +574,7 @@ def opportunity_delete(*, by, opportunity: Opportunity) -> None:
 def _touch_person(person_id: int | None, at: dt.datetime) -> None:
     if person_id is None:
         return
-    Person.objects.filter(pk=person_id).filter(
-        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=at)
-    ).update(last_activity_at=at)
+    Person.objects.filter(pk=person_id, last_activity_at__lt=at).update(last_activity_at=at)
 
 
 @transaction.atomic

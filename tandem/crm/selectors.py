@@ -1,0 +1,264 @@
+"""Reads of the shared record: query shape, joins and pagination live here."""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from tandem.audit.selectors import audit_entries_for
+from tandem.crm.models import (
+    Account,
+    AccountMatch,
+    Activity,
+    LeadStatus,
+    LifecycleStage,
+    Opportunity,
+    OpportunityStage,
+    Person,
+    StageChange,
+)
+from tandem.lib.keyset import Page, keyset_page
+
+PERSON_SORTS = {
+    "last_activity": ["-last_activity_at", "-id"],
+    "created": ["-created_at", "-id"],
+    "name": ["last_name", "first_name", "id"],
+    "fit_score": ["-fit_score", "-id"],
+    "engagement_score": ["-engagement_score", "-id"],
+}
+ACCOUNT_SORTS = {
+    "name": ["name", "id"],
+    "created": ["-created_at", "-id"],
+    "employees": ["-employee_count", "-id"],
+}
+OPPORTUNITY_SORTS = {
+    "close_date": ["close_date", "id"],
+    "amount": ["-amount", "-id"],
+    "created": ["-created_at", "-id"],
+}
+
+
+def _sort(sorts: dict, sort: str | None, default: str) -> list[str]:
+    key = sort or default
+    if key not in sorts:
+        raise ValidationError({"sort": f"Unknown sort '{key}'; expected one of {', '.join(sorts)}."})
+    return sorts[key]
+
+
+@dataclass
+class PersonFilters:
+    """The filters of the people list; empty values filter nothing."""
+
+    stages: list[str] = field(default_factory=list)
+    lead_status: str = ""
+    owner_id: int | None = None
+    is_unowned: bool = False
+    account_id: int | None = None
+    search: str = ""
+
+
+def person_queryset(filters: PersonFilters) -> QuerySet:
+    query = Person.objects.all()
+    if filters.stages:
+        query = query.filter(lifecycle_stage_id__in=filters.stages)
+    if filters.lead_status:
+        query = query.filter(lead_status_id=filters.lead_status)
+    if filters.is_unowned:
+        query = query.filter(owner__isnull=True)
+    elif filters.owner_id is not None:
+        query = query.filter(owner_id=filters.owner_id)
+    if filters.account_id is not None:
+        query = query.filter(account_id=filters.account_id)
+    term = filters.search.strip()
+    if term:
+        if "@" in term:
+            query = query.filter(email__istartswith=term.lower())
+        else:
+            condition = Q(email__istartswith=term.lower())
+            for word in term.split()[:3]:
+                condition |= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+            query = query.filter(condition)
+    return query
+
+
+def person_list(*, filters: PersonFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
+    """A page of people, with account and owner joined."""
+    query = person_queryset(filters).select_related("account", "owner", "lifecycle_stage", "lead_status")
+    return keyset_page(query, order=_sort(PERSON_SORTS, sort, "last_activity"), cursor=cursor, limit=limit)
+
+
+def person_detail(*, person_id: int) -> Person:
+    return Person.objects.select_related("account", "owner", "lifecycle_stage", "lead_status").get(pk=person_id)
+
+
+@dataclass
+class AccountFilters:
+    search: str = ""
+    owner_id: int | None = None
+    industry: str = ""
+    region: str = ""
+    is_target_account: bool | None = None
+    icp_tier: int | None = None
+
+
+def account_list(*, filters: AccountFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
+    """A page of accounts, with owner joined."""
+    query = Account.objects.select_related("owner")
+    if filters.search.strip():
+        term = filters.search.strip()
+        query = query.filter(Q(name__istartswith=term) | Q(domain__istartswith=term.lower()))
+    if filters.owner_id is not None:
+        query = query.filter(owner_id=filters.owner_id)
+    if filters.industry:
+        query = query.filter(industry=filters.industry)
+    if filters.region:
+        query = query.filter(region=filters.region)
+    if filters.is_target_account is not None:
+        query = query.filter(is_target_account=filters.is_target_account)
+    if filters.icp_tier is not None:
+        query = query.filter(icp_tier=filters.icp_tier)
+    order = _sort(ACCOUNT_SORTS, sort, "name")
+    if "-employee_count" in order:
+        query = query.exclude(employee_count__isnull=True)
+    return keyset_page(query, order=order, cursor=cursor, limit=limit)
+
+
+@dataclass
+class OpportunityFilters:
+    search: str = ""
+    stages: list[str] = field(default_factory=list)
+    owner_id: int | None = None
+    account_id: int | None = None
+    is_open: bool | None = None
+    forecast_category: str = ""
+
+
+def opportunity_list(*, filters: OpportunityFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
+    """A page of opportunities, with account, owner and stage joined."""
+    query = Opportunity.objects.select_related("account", "owner", "stage", "primary_person")
+    if filters.search.strip():
+        query = query.filter(name__icontains=filters.search.strip())
+    if filters.stages:
+        query = query.filter(stage_id__in=filters.stages)
+    if filters.owner_id is not None:
+        query = query.filter(owner_id=filters.owner_id)
+    if filters.account_id is not None:
+        query = query.filter(account_id=filters.account_id)
+    if filters.is_open is not None:
+        query = query.filter(is_closed=not filters.is_open)
+    if filters.forecast_category:
+        query = query.filter(forecast_category=filters.forecast_category)
+    return keyset_page(query, order=_sort(OPPORTUNITY_SORTS, sort, "close_date"), cursor=cursor, limit=limit)
+
+
+def activity_list(*, person_id=None, account_id=None, opportunity_id=None, cursor=None, limit: int = 25) -> Page:
+    query = Activity.objects.select_related("user", "person", "account", "opportunity")
+    if person_id is not None:
+        query = query.filter(person_id=person_id)
+    if account_id is not None:
+        query = query.filter(account_id=account_id)
+    if opportunity_id is not None:
+        query = query.filter(opportunity_id=opportunity_id)
+    return keyset_page(query, order=["-occurred_at", "-id"], cursor=cursor, limit=limit)
+
+
+# ---------------------------------------------------------------- reference data
+
+
+def lifecycle_stages() -> list[LifecycleStage]:
+    return list(LifecycleStage.objects.all())
+
+
+def lead_statuses() -> list[LeadStatus]:
+    return list(LeadStatus.objects.all())
+
+
+def opportunity_stages() -> list[OpportunityStage]:
+    return list(OpportunityStage.objects.all())
+
+
+# ---------------------------------------------------------------- timelines
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One line of a record's timeline, whatever kind of event it came from."""
+
+    at: object
+    kind: str
+    title: str
+    actor: str
+    detail: str = ""
+    data: dict = field(default_factory=dict)
+
+
+def _stage_items(changes) -> list[TimelineItem]:
+    return [
+        TimelineItem(
+            at=change.at, kind="stage",
+            title=f"{change.from_stage.name if change.from_stage else 'New'} → {change.to_stage.name}",
+            actor=change.actor_label, detail=change.reason,
+            data={"actor_type": change.get_actor_type_display(), "evidence": change.evidence,
+                  "contract_version": change.contract_version},
+        )
+        for change in changes
+    ]
+
+
+def _activity_items(activities) -> list[TimelineItem]:
+    return [
+        TimelineItem(at=activity.occurred_at, kind=f"activity-{activity.kind}",
+                     title=f"{activity.get_kind_display()}: {activity.subject}",
+                     actor=str(activity.user) if activity.user else "—", detail=activity.body)
+        for activity in activities
+    ]
+
+
+def _audit_items(entries) -> list[TimelineItem]:
+    return [
+        TimelineItem(at=entry.at, kind="audit", title=entry.summary or entry.action, actor=entry.actor_label,
+                     data={"changes": entry.changed_fields, "action": entry.action})
+        for entry in entries
+        if entry.action != "stage_change"  # the stage change itself is on the timeline already
+    ]
+
+
+def person_timeline(person: Person, *, limit: int = 100) -> list[TimelineItem]:
+    """Activities, touchpoints, stage changes and audit entries of a person, newest first."""
+    changes = StageChange.objects.filter(person=person).select_related("from_stage", "to_stage")[:limit]
+    activities = Activity.objects.filter(person=person).select_related("user")[:limit]
+    touchpoints = person.touchpoints.select_related("campaign")[:limit]
+    items = _stage_items(changes) + _activity_items(activities) + _audit_items(audit_entries_for(person, limit=limit))
+    items += [
+        TimelineItem(at=point.occurred_at, kind="touchpoint", title=point.get_type_display(),
+                     actor=point.get_channel_display() if hasattr(point, "get_channel_display") else point.channel,
+                     detail=point.url or (point.campaign.name if point.campaign else ""))
+        for point in touchpoints
+    ]
+    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+
+
+def account_timeline(account: Account, *, limit: int = 100) -> list[TimelineItem]:
+    """Activities, stage changes and audit entries of an account, newest first."""
+    changes = StageChange.objects.filter(account=account).select_related("from_stage", "to_stage")[:limit]
+    activities = Activity.objects.filter(account=account).select_related("user")[:limit]
+    items = _stage_items(changes) + _activity_items(activities) + _audit_items(audit_entries_for(account, limit=limit))
+    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+
+
+def opportunity_timeline(opportunity: Opportunity, *, limit: int = 100) -> list[TimelineItem]:
+    """Stage moves, activities and audit entries of an opportunity, newest first."""
+    moves = opportunity.stage_changes.select_related("from_stage", "to_stage")[:limit]
+    items = [
+        TimelineItem(at=move.at, kind="stage",
+                     title=f"{move.from_stage.name if move.from_stage else 'New'} → {move.to_stage.name}",
+                     actor=move.actor_label, detail=move.reason, data={"amount": move.amount})
+        for move in moves
+    ]
+    items += _activity_items(Activity.objects.filter(opportunity=opportunity).select_related("user")[:limit])
+    items += _audit_items(audit_entries_for(opportunity, limit=limit))
+    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+
+
+def account_matches(person: Person) -> list[AccountMatch]:
+    return list(person.account_matches.select_related("account", "previous_account", "matched_by")[:20])
