@@ -1,3 +1,8 @@
 from django.urls import include, path
 
-urlpatterns = []
+from tandem.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("tandem.core.urls")),
+]
