@@ -6,3 +6,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("tandem.core.urls")),
 ]
+
+handler404 = "tandem.core.views.page_not_found"
+handler403 = "tandem.core.views.permission_denied"
