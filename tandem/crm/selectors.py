@@ -231,7 +231,7 @@ def person_timeline(person: Person, *, limit: int = 100) -> list[TimelineItem]:
     items = _stage_items(changes) + _activity_items(activities) + _audit_items(audit_entries_for(person, limit=limit))
     items += [
         TimelineItem(at=point.occurred_at, kind="touchpoint", title=point.get_type_display(),
-                     actor=point.get_channel_display() if hasattr(point, "get_channel_display") else point.channel,
+                     actor=point.get_channel_display() or "Unclassified channel",
                      detail=point.url or (point.campaign.name if point.campaign else ""))
         for point in touchpoints
     ]

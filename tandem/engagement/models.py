@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from tandem.campaigns.models import Channel
+
 
 class TouchpointType(models.TextChoices):
     PAGE_VIEW = "page_view", "Page view"
@@ -27,7 +29,7 @@ class Touchpoint(models.Model):
     )
     anonymous_id = models.CharField(max_length=100, blank=True)
     type = models.CharField(max_length=30, choices=TouchpointType.choices)
-    channel = models.CharField(max_length=30, blank=True)
+    channel = models.CharField(max_length=30, choices=Channel.choices, blank=True)
     campaign = models.ForeignKey(
         "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="touchpoints"
     )
