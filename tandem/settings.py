@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves the API docs page's assets locally instead of from a CDN
     "huey.contrib.djhuey",
     "tandem.core",
     "tandem.users",

@@ -162,6 +162,15 @@ def activity_list(*, person_id=None, account_id=None, opportunity_id=None, curso
     return keyset_page(query, order=["-occurred_at", "-id"], cursor=cursor, limit=limit)
 
 
+def stage_change_list(*, person_id: int | None = None, account_id: int | None = None,
+                      cursor: str | None = None, limit: int = 25) -> Page:
+    """A page of one person's or account's stage history, newest first."""
+    query = StageChange.objects.filter(person_id=person_id) if person_id is not None else (
+        StageChange.objects.filter(account_id=account_id)
+    )
+    return keyset_page(query, order=["-at", "-id"], cursor=cursor, limit=limit)
+
+
 # ---------------------------------------------------------------- reference data
 
 
