@@ -226,7 +226,8 @@ def _activity_items(activities) -> list[TimelineItem]:
 def _audit_items(entries) -> list[TimelineItem]:
     return [
         TimelineItem(at=entry.at, kind="audit", title=entry.summary or entry.action, actor=entry.actor_label,
-                     data={"changes": entry.changed_fields, "action": entry.action})
+                     data={"changes": entry.changed_fields if entry.action == "update" else [],
+                           "action": entry.action})
         for entry in entries
         if entry.action != "stage_change"  # the stage change itself is on the timeline already
     ]
