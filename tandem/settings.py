@@ -193,6 +193,18 @@ API_DEFAULT_RATE_PER_MINUTE = env_int("TANDEM_API_RATE_PER_MINUTE", 600)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"timed": {"format": "[%(asctime)s] %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "timed_console": {"class": "logging.StreamHandler", "formatter": "timed"},
+    },
     "root": {"handlers": ["console"], "level": env_str("TANDEM_LOG_LEVEL", "WARNING")},
+    # The queue consumer reports each task it runs; with its own handler it logs each line once.
+    "loggers": {
+        "huey": {
+            "handlers": ["timed_console"],
+            "level": env_str("TANDEM_WORKER_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        }
+    },
 }
