@@ -61,7 +61,7 @@ def apply_changes(instance: models.Model, changes: dict, allowed: Iterable[str])
     if unknown:
         from django.core.exceptions import ValidationError
 
-        raise ValidationError({name: "This field cannot be changed here." for name in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     before = snapshot(instance, changes.keys())
     for name, value in changes.items():
         field = instance._meta.get_field(name)

@@ -39,7 +39,10 @@ class Campaign(models.Model):
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_campaigns",
     )
     goal = models.CharField(max_length=300, blank=True)
@@ -72,9 +75,7 @@ class CampaignMember(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["campaign", "person"], name="unique_campaign_member")
-        ]
+        constraints = [models.UniqueConstraint(fields=["campaign", "person"], name="unique_campaign_member")]
 
     def __str__(self) -> str:
         return f"{self.person_id} in {self.campaign_id}"

@@ -29,8 +29,14 @@ def campaign_members(campaign: Campaign, limit: int = 100):
 
 
 def campaign_page(
-    *, search: str = "", channel: str = "", type: str = "", owner_id: int | None = None,
-    sort: str = "created", cursor: str | None = None, limit: int = 25,
+    *,
+    search: str = "",
+    channel: str = "",
+    type: str = "",
+    owner_id: int | None = None,
+    sort: str = "created",
+    cursor: str | None = None,
+    limit: int = 25,
 ) -> Page:
     """A keyset page of campaigns with their owner joined (the API's list)."""
     if sort not in CAMPAIGN_SORTS:

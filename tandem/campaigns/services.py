@@ -34,15 +34,20 @@ def campaign_create(*, by, name: str, channel: str, **fields) -> Campaign:
     """Create a campaign."""
     unknown = sorted(set(fields) - set(CAMPAIGN_FIELDS))
     if unknown:
-        raise ValidationError({field: "Unknown field." for field in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
     fields["cost"] = _cost(fields.get("cost"))
     now = timezone.now()
     campaign = Campaign(name=(name or "").strip(), channel=channel, created_at=now, updated_at=now, **fields)
     campaign.full_clean()
     _check_dates(campaign)
     campaign.save()
-    audit_record(by=by, action="create", instance=campaign, after=snapshot(campaign, CAMPAIGN_FIELDS),
-                 summary=f"Created campaign {campaign.name}")
+    audit_record(
+        by=by,
+        action="create",
+        instance=campaign,
+        after=snapshot(campaign, CAMPAIGN_FIELDS),
+        summary=f"Created campaign {campaign.name}",
+    )
     return campaign
 
 
@@ -59,16 +64,22 @@ def campaign_update(*, by, campaign: Campaign, changes: dict) -> Campaign:
     _check_dates(campaign)
     campaign.updated_at = timezone.now()
     campaign.save()
-    audit_record(by=by, action="update", instance=campaign, before=before, after=after,
-                 summary="Changed " + ", ".join(after))
+    audit_record(
+        by=by, action="update", instance=campaign, before=before, after=after, summary="Changed " + ", ".join(after)
+    )
     return campaign
 
 
 @transaction.atomic
 def campaign_delete(*, by, campaign: Campaign) -> None:
     """Delete a campaign; touchpoints and opportunities keep existing without it."""
-    audit_record(by=by, action="delete", instance=campaign, before=snapshot(campaign, CAMPAIGN_FIELDS),
-                 summary=f"Deleted campaign {campaign.name}")
+    audit_record(
+        by=by,
+        action="delete",
+        instance=campaign,
+        before=snapshot(campaign, CAMPAIGN_FIELDS),
+        summary=f"Deleted campaign {campaign.name}",
+    )
     campaign.delete()
 
 
@@ -76,7 +87,9 @@ def campaign_delete(*, by, campaign: Campaign) -> None:
 def campaign_member_set(*, by, campaign: Campaign, person, status: str = MemberStatus.TARGETED, at=None):
     """Add a person to a campaign or move their member status; adding twice changes nothing."""
     if status not in MemberStatus.values:
-        raise ValidationError({"status": f"Unknown member status '{status}'; expected one of {', '.join(MemberStatus.values)}."})
+        raise ValidationError(
+            {"status": f"Unknown member status '{status}'; expected one of {', '.join(MemberStatus.values)}."}
+        )
     now = at or timezone.now()
     member, created = CampaignMember.objects.get_or_create(
         campaign=campaign, person=person, defaults={"status": status, "created_at": now}
@@ -88,7 +101,12 @@ def campaign_member_set(*, by, campaign: Campaign, person, status: str = MemberS
     if status in {MemberStatus.RESPONDED, MemberStatus.REGISTERED, MemberStatus.ATTENDED} and not member.responded_at:
         member.responded_at = now
     member.save()
-    audit_record(by=by, action="member" if created else "member_status", instance=campaign,
-                 before=before, after={"person": person.pk, "status": status},
-                 summary=f"{person} {'added as' if created else 'now'} {status}")
+    audit_record(
+        by=by,
+        action="member" if created else "member_status",
+        instance=campaign,
+        before=before,
+        after={"person": person.pk, "status": status},
+        summary=f"{person} {'added as' if created else 'now'} {status}",
+    )
     return member

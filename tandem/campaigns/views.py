@@ -21,10 +21,17 @@ from tandem.lib.record_forms import add_service_errors, changed_values, initial_
 def campaign_list(request):
     query = selectors.campaign_list(search=request.GET.get("q", "")[:100], channel=request.GET.get("channel", ""))
     page = Paginator(query, 50).get_page(request.GET.get("page"))
-    return render(request, "campaigns/campaign_list.html", {
-        "page": page, "channels": Channel.choices, "q": request.GET.get("q", ""),
-        "channel": request.GET.get("channel", ""), "can_create": can_edit_campaign(request.user),
-    })
+    return render(
+        request,
+        "campaigns/campaign_list.html",
+        {
+            "page": page,
+            "channels": Channel.choices,
+            "q": request.GET.get("q", ""),
+            "channel": request.GET.get("channel", ""),
+            "can_create": can_edit_campaign(request.user),
+        },
+    )
 
 
 @login_required
@@ -41,10 +48,16 @@ def campaign_create(request):
         else:
             messages.success(request, f"{campaign} was created.")
             return redirect("campaigns:campaign-detail", campaign_id=campaign.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": "New campaign", "cancel_url": reverse("campaigns:campaign-list"),
-        "submit_label": "Create campaign",
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": "New campaign",
+            "cancel_url": reverse("campaigns:campaign-list"),
+            "submit_label": "Create campaign",
+        },
+    )
 
 
 @login_required
@@ -53,11 +66,17 @@ def campaign_detail(request, campaign_id: int):
     campaign = Campaign.objects.select_related("owner").filter(pk=campaign_id).first()
     if campaign is None:
         return render(request, "404.html", {"what": f"Campaign {campaign_id}"}, status=404)
-    return render(request, "campaigns/campaign_detail.html", {
-        "campaign": campaign, "members": selectors.campaign_members(campaign),
-        "member_count": campaign.members.count(), "audit": audit_entries_for(campaign, limit=50),
-        "can_edit": can_edit_campaign(request.user, campaign),
-    })
+    return render(
+        request,
+        "campaigns/campaign_detail.html",
+        {
+            "campaign": campaign,
+            "members": selectors.campaign_members(campaign),
+            "member_count": campaign.members.count(),
+            "audit": audit_entries_for(campaign, limit=50),
+            "can_edit": can_edit_campaign(request.user, campaign),
+        },
+    )
 
 
 @login_required
@@ -74,10 +93,15 @@ def campaign_edit(request, campaign_id: int):
         else:
             messages.success(request, "Changes saved.")
             return redirect("campaigns:campaign-detail", campaign_id=campaign.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": f"Edit {campaign}",
-        "cancel_url": reverse("campaigns:campaign-detail", args=[campaign.pk]),
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": f"Edit {campaign}",
+            "cancel_url": reverse("campaigns:campaign-detail", args=[campaign.pk]),
+        },
+    )
 
 
 @login_required

@@ -16,5 +16,6 @@ class UserForm(forms.Form):
     full_name = forms.CharField(max_length=150, required=False)
     role = forms.ChoiceField(choices=Role.choices)
     team = forms.CharField(max_length=100, required=False, help_text="Created if it does not exist.")
-    password = forms.CharField(widget=forms.PasswordInput, required=False,
-                               help_text="Leave empty to let them set one with 'Forgot password'.")
+    password = forms.CharField(
+        widget=forms.PasswordInput, required=False, help_text="Leave empty to let them set one with 'Forgot password'."
+    )

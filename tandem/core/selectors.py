@@ -20,9 +20,11 @@ def stage_counts() -> list[dict]:
 
 
 def recent_stage_changes(limit: int = 12):
-    return StageChange.objects.filter(person__isnull=False).select_related(
-        "person", "from_stage", "to_stage"
-    ).order_by("-at", "-id")[:limit]
+    return (
+        StageChange.objects.filter(person__isnull=False)
+        .select_related("person", "from_stage", "to_stage")
+        .order_by("-at", "-id")[:limit]
+    )
 
 
 def entries_last_days(stage_key: str, days: int = 30) -> int:

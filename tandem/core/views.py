@@ -19,22 +19,31 @@ from tandem.users.permissions import can_manage_tokens, can_manage_users
 @login_required
 @require_GET
 def home(request):
-    return render(request, "core/home.html", {
-        "stage_counts": selectors.stage_counts(),
-        "recent": selectors.recent_stage_changes(),
-        "mqls_30d": selectors.entries_last_days("mql"),
-        "customers_30d": selectors.entries_last_days("customer"),
-        "pipeline": selectors.open_pipeline(),
-    })
+    return render(
+        request,
+        "core/home.html",
+        {
+            "stage_counts": selectors.stage_counts(),
+            "recent": selectors.recent_stage_changes(),
+            "mqls_30d": selectors.entries_last_days("mql"),
+            "customers_30d": selectors.entries_last_days("customer"),
+            "pipeline": selectors.open_pipeline(),
+        },
+    )
 
 
 @login_required
 @require_GET
 def settings_home(request):
-    return render(request, "core/settings.html", {
-        "can_manage_users": can_manage_users(request.user), "can_manage_tokens": can_manage_tokens(request.user),
-        "teams": Team.objects.select_related("manager").prefetch_related("members"),
-    })
+    return render(
+        request,
+        "core/settings.html",
+        {
+            "can_manage_users": can_manage_users(request.user),
+            "can_manage_tokens": can_manage_tokens(request.user),
+            "teams": Team.objects.select_related("manager").prefetch_related("members"),
+        },
+    )
 
 
 @login_required
@@ -46,7 +55,9 @@ def token_list(request):
     if request.method == "POST" and form.is_valid():
         try:
             issued = token_services.token_create(
-                by=request.user, user=request.user, name=form.cleaned_data["name"],
+                by=request.user,
+                user=request.user,
+                name=form.cleaned_data["name"],
                 is_write_key=form.cleaned_data["is_write_key"],
                 rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
             )
@@ -54,9 +65,15 @@ def token_list(request):
             add_service_errors(form, error)
         else:
             form = TokenForm()
-    return render(request, "core/tokens.html", {
-        "form": form, "issued": issued, "tokens": ApiToken.objects.select_related("user"),
-    })
+    return render(
+        request,
+        "core/tokens.html",
+        {
+            "form": form,
+            "issued": issued,
+            "tokens": ApiToken.objects.select_related("user"),
+        },
+    )
 
 
 @login_required
@@ -83,17 +100,26 @@ def user_list(request):
                 side = ROLE_SIDES[Role(data["role"])]
                 team = user_services.team_get_or_create(by=request.user, name=data["team"], side=side)
             user = user_services.user_create(
-                by=request.user, email=data["email"], role=data["role"], full_name=data["full_name"],
-                password=data["password"] or None, team=team,
+                by=request.user,
+                email=data["email"],
+                role=data["role"],
+                full_name=data["full_name"],
+                password=data["password"] or None,
+                team=team,
             )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(request, f"{user.email} can now sign in.")
             return redirect("user-list")
-    return render(request, "core/users.html", {
-        "form": form, "users": User.objects.select_related("team").order_by("role", "full_name"),
-    })
+    return render(
+        request,
+        "core/users.html",
+        {
+            "form": form,
+            "users": User.objects.select_related("team").order_by("role", "full_name"),
+        },
+    )
 
 
 def page_not_found(request, exception=None):

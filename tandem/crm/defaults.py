@@ -64,13 +64,62 @@ OPPORTUNITY_STAGES = [
 
 # Free-mail domains are never matched to an account.
 FREE_MAIL_DOMAINS = frozenset(
-    """
-    gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de ymail.com rocketmail.com
-    hotmail.com hotmail.co.uk hotmail.fr hotmail.de outlook.com live.com msn.com
-    aol.com icloud.com me.com mac.com mail.com gmx.com gmx.de gmx.net web.de
-    protonmail.com proton.me pm.me zoho.com yandex.com yandex.ru mail.ru qq.com 163.com
-    126.com sina.com naver.com daum.net orange.fr free.fr laposte.net libero.it virgilio.it
-    t-online.de btinternet.com comcast.net verizon.net att.net sbcglobal.net fastmail.com
-    hey.com tutanota.com rediffmail.com seznam.cz wp.pl o2.pl interia.pl
-    """.split()
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "yahoo.de",
+        "ymail.com",
+        "rocketmail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "hotmail.de",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "mail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "protonmail.com",
+        "proton.me",
+        "pm.me",
+        "zoho.com",
+        "yandex.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "sina.com",
+        "naver.com",
+        "daum.net",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "libero.it",
+        "virgilio.it",
+        "t-online.de",
+        "btinternet.com",
+        "comcast.net",
+        "verizon.net",
+        "att.net",
+        "sbcglobal.net",
+        "fastmail.com",
+        "hey.com",
+        "tutanota.com",
+        "rediffmail.com",
+        "seznam.cz",
+        "wp.pl",
+        "o2.pl",
+        "interia.pl",
+    ]
 )

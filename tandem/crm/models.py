@@ -49,9 +49,7 @@ class LifecycleTransition(models.Model):
     kind = models.CharField(max_length=20, choices=TransitionKind.choices)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["from_stage", "to_stage"], name="unique_transition")
-        ]
+        constraints = [models.UniqueConstraint(fields=["from_stage", "to_stage"], name="unique_transition")]
 
     def __str__(self) -> str:
         return f"{self.from_stage_id} → {self.to_stage_id}"
@@ -109,7 +107,10 @@ class Account(models.Model):
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2 code")
     region = models.CharField(max_length=50, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_accounts",
     )
     icp_tier = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -150,15 +151,14 @@ class Person(models.Model):
     last_name = models.CharField(max_length=100, blank=True)
     title = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=50, blank=True)
-    account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
-    )
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="people")
     lifecycle_stage = models.ForeignKey(LifecycleStage, on_delete=models.PROTECT, related_name="+")
-    lead_status = models.ForeignKey(
-        LeadStatus, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    lead_status = models.ForeignKey(LeadStatus, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_people",
     )
     source = models.CharField(max_length=100, blank=True)
@@ -215,9 +215,7 @@ class AccountMatch(models.Model):
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="account_matches")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
-    previous_account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    previous_account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     method = models.CharField(max_length=20, choices=MatchMethod.choices)
     matched_domain = models.CharField(max_length=253, blank=True)
     matched_at = models.DateTimeField()
@@ -239,15 +237,9 @@ class AccountMatch(models.Model):
 class StageChange(models.Model):
     """One move of a person or account between lifecycle stages: the source of every funnel number."""
 
-    person = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes"
-    )
-    account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes"
-    )
-    from_stage = models.ForeignKey(
-        LifecycleStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(LifecycleStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_stage = models.ForeignKey(LifecycleStage, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
     actor_type = models.CharField(max_length=20, choices=ActorType.choices)
@@ -295,14 +287,20 @@ class Opportunity(models.Model):
     forecast_category = models.CharField(max_length=20, choices=ForecastCategory.choices)
     close_date = models.DateField()
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_opportunities",
     )
     is_closed = models.BooleanField(default=False)
     is_won = models.BooleanField(default=False)
     lost_reason = models.CharField(max_length=200, blank=True)
     source_campaign = models.ForeignKey(
-        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL,
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="sourced_opportunities",
     )
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
@@ -327,9 +325,7 @@ class OpportunityStageChange(models.Model):
     """One move of an opportunity between sales stages."""
 
     opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_changes")
-    from_stage = models.ForeignKey(
-        OpportunityStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    from_stage = models.ForeignKey(OpportunityStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_stage = models.ForeignKey(OpportunityStage, on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(max_digits=16, decimal_places=2)
     at = models.DateTimeField()
@@ -368,12 +364,8 @@ class Activity(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
     )
-    person = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
-    )
-    account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
-    )
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
     opportunity = models.ForeignKey(
         Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
     )

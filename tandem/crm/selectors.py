@@ -101,7 +101,9 @@ class AccountFilters:
     icp_tier: int | None = None
 
 
-def account_list(*, filters: AccountFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
+def account_list(
+    *, filters: AccountFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25
+) -> Page:
     """A page of accounts, with owner joined."""
     query = Account.objects.select_related("owner")
     if filters.search.strip():
@@ -133,7 +135,9 @@ class OpportunityFilters:
     forecast_category: str = ""
 
 
-def opportunity_list(*, filters: OpportunityFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25) -> Page:
+def opportunity_list(
+    *, filters: OpportunityFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25
+) -> Page:
     """A page of opportunities, with account, owner and stage joined."""
     query = Opportunity.objects.select_related("account", "owner", "stage", "primary_person")
     if filters.search.strip():
@@ -162,11 +166,14 @@ def activity_list(*, person_id=None, account_id=None, opportunity_id=None, curso
     return keyset_page(query, order=["-occurred_at", "-id"], cursor=cursor, limit=limit)
 
 
-def stage_change_list(*, person_id: int | None = None, account_id: int | None = None,
-                      cursor: str | None = None, limit: int = 25) -> Page:
+def stage_change_list(
+    *, person_id: int | None = None, account_id: int | None = None, cursor: str | None = None, limit: int = 25
+) -> Page:
     """A page of one person's or account's stage history, newest first."""
-    query = StageChange.objects.filter(person_id=person_id) if person_id is not None else (
-        StageChange.objects.filter(account_id=account_id)
+    query = (
+        StageChange.objects.filter(person_id=person_id)
+        if person_id is not None
+        else (StageChange.objects.filter(account_id=account_id))
     )
     return keyset_page(query, order=["-at", "-id"], cursor=cursor, limit=limit)
 
@@ -204,11 +211,16 @@ class TimelineItem:
 def _stage_items(changes) -> list[TimelineItem]:
     return [
         TimelineItem(
-            at=change.at, kind="stage",
+            at=change.at,
+            kind="stage",
             title=f"{change.from_stage.name if change.from_stage else 'New'} → {change.to_stage.name}",
-            actor=change.actor_label, detail=change.reason,
-            data={"actor_type": change.get_actor_type_display(), "evidence": change.evidence,
-                  "contract_version": change.contract_version},
+            actor=change.actor_label,
+            detail=change.reason,
+            data={
+                "actor_type": change.get_actor_type_display(),
+                "evidence": change.evidence,
+                "contract_version": change.contract_version,
+            },
         )
         for change in changes
     ]
@@ -216,18 +228,26 @@ def _stage_items(changes) -> list[TimelineItem]:
 
 def _activity_items(activities) -> list[TimelineItem]:
     return [
-        TimelineItem(at=activity.occurred_at, kind=f"activity-{activity.kind}",
-                     title=f"{activity.get_kind_display()}: {activity.subject}",
-                     actor=str(activity.user) if activity.user else "—", detail=activity.body)
+        TimelineItem(
+            at=activity.occurred_at,
+            kind=f"activity-{activity.kind}",
+            title=f"{activity.get_kind_display()}: {activity.subject}",
+            actor=str(activity.user) if activity.user else "—",
+            detail=activity.body,
+        )
         for activity in activities
     ]
 
 
 def _audit_items(entries) -> list[TimelineItem]:
     return [
-        TimelineItem(at=entry.at, kind="audit", title=entry.summary or entry.action, actor=entry.actor_label,
-                     data={"changes": entry.changed_fields if entry.action == "update" else [],
-                           "action": entry.action})
+        TimelineItem(
+            at=entry.at,
+            kind="audit",
+            title=entry.summary or entry.action,
+            actor=entry.actor_label,
+            data={"changes": entry.changed_fields if entry.action == "update" else [], "action": entry.action},
+        )
         for entry in entries
         if entry.action != "stage_change"  # the stage change itself is on the timeline already
     ]
@@ -240,9 +260,13 @@ def person_timeline(person: Person, *, limit: int = 100) -> list[TimelineItem]:
     touchpoints = person.touchpoints.select_related("campaign")[:limit]
     items = _stage_items(changes) + _activity_items(activities) + _audit_items(audit_entries_for(person, limit=limit))
     items += [
-        TimelineItem(at=point.occurred_at, kind="touchpoint", title=point.get_type_display(),
-                     actor=point.get_channel_display() or "Unclassified channel",
-                     detail=point.url or (point.campaign.name if point.campaign else ""))
+        TimelineItem(
+            at=point.occurred_at,
+            kind="touchpoint",
+            title=point.get_type_display(),
+            actor=point.get_channel_display() or "Unclassified channel",
+            detail=point.url or (point.campaign.name if point.campaign else ""),
+        )
         for point in touchpoints
     ]
     return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
@@ -260,9 +284,14 @@ def opportunity_timeline(opportunity: Opportunity, *, limit: int = 100) -> list[
     """Stage moves, activities and audit entries of an opportunity, newest first."""
     moves = opportunity.stage_changes.select_related("from_stage", "to_stage")[:limit]
     items = [
-        TimelineItem(at=move.at, kind="stage",
-                     title=f"{move.from_stage.name if move.from_stage else 'New'} → {move.to_stage.name}",
-                     actor=move.actor_label, detail=move.reason, data={"amount": move.amount})
+        TimelineItem(
+            at=move.at,
+            kind="stage",
+            title=f"{move.from_stage.name if move.from_stage else 'New'} → {move.to_stage.name}",
+            actor=move.actor_label,
+            detail=move.reason,
+            data={"amount": move.amount},
+        )
         for move in moves
     ]
     items += _activity_items(Activity.objects.filter(opportunity=opportunity).select_related("user")[:limit])

@@ -29,17 +29,53 @@ from tandem.crm.models import (
 )
 
 ACCOUNT_FIELDS = [
-    "name", "domain", "industry", "employee_count", "annual_revenue", "country", "region",
-    "owner", "icp_tier", "is_target_account", "external_id",
+    "name",
+    "domain",
+    "industry",
+    "employee_count",
+    "annual_revenue",
+    "country",
+    "region",
+    "owner",
+    "icp_tier",
+    "is_target_account",
+    "external_id",
 ]
 PERSON_FIELDS = [
-    "email", "first_name", "last_name", "title", "phone", "account", "lead_status", "owner",
-    "source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    "buying_role", "consent_email", "consent_tracking", "custom_fields", "external_id",
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "phone",
+    "account",
+    "lead_status",
+    "owner",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "buying_role",
+    "consent_email",
+    "consent_tracking",
+    "custom_fields",
+    "external_id",
 ]
 OPPORTUNITY_FIELDS = [
-    "account", "primary_person", "name", "amount", "currency", "stage", "probability",
-    "forecast_category", "close_date", "owner", "lost_reason", "source_campaign", "external_id",
+    "account",
+    "primary_person",
+    "name",
+    "amount",
+    "currency",
+    "stage",
+    "probability",
+    "forecast_category",
+    "close_date",
+    "owner",
+    "lost_reason",
+    "source_campaign",
+    "external_id",
 ]
 ACTIVITY_FIELDS = ["kind", "subject", "body", "occurred_at", "due_at", "is_done"]
 
@@ -121,17 +157,23 @@ def account_create(*, by, name: str, domain: str = "", **fields) -> Account:
         fields["annual_revenue"] = _decimal(fields["annual_revenue"], "annual_revenue")
     unknown = sorted(set(fields) - set(ACCOUNT_FIELDS))
     if unknown:
-        raise ValidationError({name: "Unknown field." for name in unknown})
-    account = Account(name=(name or "").strip(), domain=normalize_domain(domain), created_at=now,
-                      updated_at=now, **fields)
+        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
+    account = Account(
+        name=(name or "").strip(), domain=normalize_domain(domain), created_at=now, updated_at=now, **fields
+    )
     if account.external_id == "":
         account.external_id = None
     _clean(account)
     _check_unique(Account, "external_id", account.external_id)
     account.save()
     _sync_primary_domain(account)
-    audit_record(by=by, action="create", instance=account, after=snapshot(account, ACCOUNT_FIELDS),
-                 summary=f"Created account {account.name}")
+    audit_record(
+        by=by,
+        action="create",
+        instance=account,
+        after=snapshot(account, ACCOUNT_FIELDS),
+        summary=f"Created account {account.name}",
+    )
     if account.domain:
         from tandem.crm.tasks import match_people_to_account
 
@@ -158,8 +200,9 @@ def account_update(*, by, account: Account, changes: dict) -> Account:
     account.save()
     if "domain" in after:
         _sync_primary_domain(account)
-    audit_record(by=by, action="update", instance=account, before=before, after=after,
-                 summary="Changed " + ", ".join(after))
+    audit_record(
+        by=by, action="update", instance=account, before=before, after=after, summary="Changed " + ", ".join(after)
+    )
     return account
 
 
@@ -168,8 +211,13 @@ def account_delete(*, by, account: Account) -> None:
     """Delete an account that has no opportunities; its people stay, unlinked."""
     if account.opportunities.exists():
         raise ValidationError({"account": "This account has opportunities; delete or move them first."})
-    audit_record(by=by, action="delete", instance=account, before=snapshot(account, ACCOUNT_FIELDS),
-                 summary=f"Deleted account {account.name}")
+    audit_record(
+        by=by,
+        action="delete",
+        instance=account,
+        before=snapshot(account, ACCOUNT_FIELDS),
+        summary=f"Deleted account {account.name}",
+    )
     account.delete()
 
 
@@ -184,8 +232,7 @@ def account_for_email(email: str) -> tuple[Account | None, str]:
     labels = domain.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
     found = {
-        row.domain: row.account
-        for row in AccountDomain.objects.filter(domain__in=candidates).select_related("account")
+        row.domain: row.account for row in AccountDomain.objects.filter(domain__in=candidates).select_related("account")
     }
     for candidate in candidates:
         if candidate in found:
@@ -196,17 +243,26 @@ def account_for_email(email: str) -> tuple[Account | None, str]:
 def _record_match(*, person, account, method, by, domain="") -> AccountMatch:
     actor = as_actor(by)
     match = AccountMatch.objects.create(
-        person=person, account=account, previous_account_id=person.account_id, method=method,
-        matched_domain=domain, matched_at=timezone.now(), matched_by=actor.user,
+        person=person,
+        account=account,
+        previous_account_id=person.account_id,
+        method=method,
+        matched_domain=domain,
+        matched_at=timezone.now(),
+        matched_by=actor.user,
     )
     before = {"account": person.account_id}
     person.account = account
     person.updated_at = timezone.now()
     person.save(update_fields=["account", "updated_at"])
-    audit_record(by=by, action="match_account", instance=person, before=before,
-                 after={"account": account.pk},
-                 summary=f"Linked to {account.name} ({match.get_method_display()}"
-                 + (f": {domain})" if domain else ")"))
+    audit_record(
+        by=by,
+        action="match_account",
+        instance=person,
+        before=before,
+        after={"account": account.pk},
+        summary=f"Linked to {account.name} ({match.get_method_display()}" + (f": {domain})" if domain else ")"),
+    )
     return match
 
 
@@ -218,8 +274,13 @@ def person_match_account(*, person: Person, by=None) -> AccountMatch | None:
     account, domain = account_for_email(person.email)
     if account is None:
         return None
-    return _record_match(person=person, account=account, method=MatchMethod.EMAIL_DOMAIN,
-                         by=by or Actor.rule("Email domain match"), domain=domain)
+    return _record_match(
+        person=person,
+        account=account,
+        method=MatchMethod.EMAIL_DOMAIN,
+        by=by or Actor.rule("Email domain match"),
+        domain=domain,
+    )
 
 
 @transaction.atomic
@@ -230,8 +291,14 @@ def person_set_account(*, person: Person, account: Account | None, by) -> Accoun
         person.account = None
         person.updated_at = timezone.now()
         person.save(update_fields=["account", "updated_at"])
-        audit_record(by=by, action="unlink_account", instance=person, before=before,
-                     after={"account": None}, summary="Unlinked from account")
+        audit_record(
+            by=by,
+            action="unlink_account",
+            instance=person,
+            before=before,
+            after={"account": None},
+            summary="Unlinked from account",
+        )
         return None
     if person.account_id == account.pk:
         return None
@@ -255,8 +322,14 @@ def account_match_undo(*, match: AccountMatch, by) -> Person:
     match.undone_at = timezone.now()
     match.undone_by = actor.user
     match.save(update_fields=["undone_at", "undone_by"])
-    audit_record(by=by, action="undo_account_match", instance=person, before=before,
-                 after={"account": person.account_id}, summary="Undid account match")
+    audit_record(
+        by=by,
+        action="undo_account_match",
+        instance=person,
+        before=before,
+        after={"account": person.account_id},
+        summary="Undid account match",
+    )
     return person
 
 
@@ -306,27 +379,45 @@ def person_create(
     now = at or timezone.now()
     unknown = sorted(set(fields) - set(PERSON_FIELDS))
     if unknown:
-        raise ValidationError({name: "Unknown field." for name in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
     email = normalize_email(email)
     stage = resolve_stage(lifecycle_stage)
     fields["lead_status"] = _resolve_lead_status(fields.get("lead_status"))
     if fields.get("external_id") == "":
         fields["external_id"] = None
     status = fields.pop("lead_status") or stage.lead_status_on_entry_id
-    person = Person(email=email, lifecycle_stage=stage, lead_status_id=status, stage_entered_at=now,
-                    last_activity_at=now, created_at=now, updated_at=now, **fields)
+    person = Person(
+        email=email,
+        lifecycle_stage=stage,
+        lead_status_id=status,
+        stage_entered_at=now,
+        last_activity_at=now,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
     _clean(person, exclude=["custom_fields"])
     _check_unique(Person, "email", email, case_insensitive=True)
     _check_unique(Person, "external_id", person.external_id)
     person.save()
     actor = as_actor(by)
     StageChange.objects.create(
-        person=person, from_stage=None, to_stage=stage, at=now, actor_type=actor.type,
-        actor_user=actor.user, actor_label=actor.display, reason=reason or "Created",
+        person=person,
+        from_stage=None,
+        to_stage=stage,
+        at=now,
+        actor_type=actor.type,
+        actor_user=actor.user,
+        actor_label=actor.display,
+        reason=reason or "Created",
     )
-    audit_record(by=by, action="create", instance=person,
-                 after=snapshot(person, ["email", "lifecycle_stage", *PERSON_FIELDS[1:]]),
-                 summary=f"Created {person}")
+    audit_record(
+        by=by,
+        action="create",
+        instance=person,
+        after=snapshot(person, ["email", "lifecycle_stage", *PERSON_FIELDS[1:]]),
+        summary=f"Created {person}",
+    )
     if person.account_id is None:
         person_match_account(person=person)
     return person
@@ -354,12 +445,17 @@ def person_update(*, by, person: Person, changes: dict) -> Person:
     _check_unique(Person, "external_id", person.external_id, instance=person)
     person.updated_at = timezone.now()
     person.save()
-    audit_record(by=by, action="update", instance=person, before=before, after=after,
-                 summary="Changed " + ", ".join(after))
+    audit_record(
+        by=by, action="update", instance=person, before=before, after=after, summary="Changed " + ", ".join(after)
+    )
     if "account" in after and person.account_id is not None:
         AccountMatch.objects.create(
-            person=person, account_id=person.account_id, previous_account_id=account_before,
-            method=MatchMethod.MANUAL, matched_at=timezone.now(), matched_by=as_actor(by).user,
+            person=person,
+            account_id=person.account_id,
+            previous_account_id=account_before,
+            method=MatchMethod.MANUAL,
+            matched_at=timezone.now(),
+            matched_by=as_actor(by).user,
         )
     return person
 
@@ -367,9 +463,13 @@ def person_update(*, by, person: Person, changes: dict) -> Person:
 @transaction.atomic
 def person_delete(*, by, person: Person) -> None:
     """Delete a person and their history."""
-    audit_record(by=by, action="delete", instance=person,
-                 before=snapshot(person, ["email", "lifecycle_stage", *PERSON_FIELDS[1:]]),
-                 summary=f"Deleted {person}")
+    audit_record(
+        by=by,
+        action="delete",
+        instance=person,
+        before=snapshot(person, ["email", "lifecycle_stage", *PERSON_FIELDS[1:]]),
+        summary=f"Deleted {person}",
+    )
     person.delete()
 
 
@@ -409,22 +509,23 @@ def lifecycle_transition(
     current = subject.lifecycle_stage_id
     if current == stage.pk:
         raise ValidationError({"to_stage": f"Already in stage {stage.name}."})
-    if current is not None and not LifecycleTransition.objects.filter(
-        from_stage_id=current, to_stage=stage
-    ).exists():
+    if current is not None and not LifecycleTransition.objects.filter(from_stage_id=current, to_stage=stage).exists():
         allowed = ", ".join(s.key for s in allowed_next_stages(current)) or "none"
-        raise ValidationError(
-            {"to_stage": f"Moving from {current} to {stage.key} is not allowed; allowed: {allowed}."}
-        )
+        raise ValidationError({"to_stage": f"Moving from {current} to {stage.key} is not allowed; allowed: {allowed}."})
     now = at or timezone.now()
     actor = as_actor(by)
     change = StageChange.objects.create(
         person=subject if model is Person else None,
         account=subject if model is Account else None,
-        from_stage_id=current, to_stage=stage, at=now, actor_type=actor.type,
+        from_stage_id=current,
+        to_stage=stage,
+        at=now,
+        actor_type=actor.type,
         actor_user=actor.user if actor.user is not None and actor.user.pk else None,
-        actor_label=actor.display, reason=(reason or "").strip()[:500],
-        contract_version=contract_version, evidence=evidence or {},
+        actor_label=actor.display,
+        reason=(reason or "").strip()[:500],
+        contract_version=contract_version,
+        evidence=evidence or {},
     )
     before = {"lifecycle_stage": current}
     after = {"lifecycle_stage": stage.pk}
@@ -449,8 +550,14 @@ def lifecycle_transition(
         person.stage_entered_at = subject.stage_entered_at
     else:
         account.lifecycle_stage = subject.lifecycle_stage
-    audit_record(by=by, action="stage_change", instance=subject, before=before, after=after,
-                 summary=f"Stage {current or '—'} → {stage.key}" + (f": {reason}" if reason else ""))
+    audit_record(
+        by=by,
+        action="stage_change",
+        instance=subject,
+        before=before,
+        after=after,
+        summary=f"Stage {current or '—'} → {stage.key}" + (f": {reason}" if reason else ""),
+    )
     return change
 
 
@@ -462,8 +569,9 @@ def _advance_by_rule(person: Person | None, to_stage_key: str, label: str, evide
         from_stage_id=person.lifecycle_stage_id, to_stage_id=to_stage_key, kind="forward"
     ).exists()
     if allowed:
-        lifecycle_transition(person=person, to_stage=to_stage_key, by=Actor.rule(label),
-                             reason=label, evidence=evidence)
+        lifecycle_transition(
+            person=person, to_stage=to_stage_key, by=Actor.rule(label), reason=label, evidence=evidence
+        )
 
 
 # ---------------------------------------------------------------- opportunities
@@ -493,9 +601,15 @@ def _apply_stage_defaults(opportunity: Opportunity, stage: OpportunityStage, exp
 def _record_opportunity_stage(opportunity, from_stage_id, by, reason=""):
     actor = as_actor(by)
     OpportunityStageChange.objects.create(
-        opportunity=opportunity, from_stage_id=from_stage_id, to_stage=opportunity.stage,
-        amount=opportunity.amount, at=timezone.now(), actor_type=actor.type, actor_user=actor.user,
-        actor_label=actor.display, reason=reason,
+        opportunity=opportunity,
+        from_stage_id=from_stage_id,
+        to_stage=opportunity.stage,
+        amount=opportunity.amount,
+        at=timezone.now(),
+        actor_type=actor.type,
+        actor_user=actor.user,
+        actor_label=actor.display,
+        reason=reason,
     )
 
 
@@ -505,22 +619,28 @@ def opportunity_create(*, by, account: Account, name: str, stage="discovery", cl
     now = timezone.now()
     unknown = sorted(set(fields) - set(OPPORTUNITY_FIELDS))
     if unknown:
-        raise ValidationError({name: "Unknown field." for name in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
     if "amount" in fields:
         fields["amount"] = _decimal(fields["amount"], "amount") or Decimal(0)
     if fields.get("external_id") == "":
         fields["external_id"] = None
     explicit = {key for key, value in fields.items() if value is not None}
     fields = {key: value for key, value in fields.items() if value is not None}
-    opportunity = Opportunity(account=account, name=(name or "").strip(), close_date=close_date,
-                              created_at=now, updated_at=now, **fields)
+    opportunity = Opportunity(
+        account=account, name=(name or "").strip(), close_date=close_date, created_at=now, updated_at=now, **fields
+    )
     _apply_stage_defaults(opportunity, _resolve_opportunity_stage(stage), explicit)
     _clean(opportunity)
     _check_unique(Opportunity, "external_id", opportunity.external_id)
     opportunity.save()
     _record_opportunity_stage(opportunity, None, by, "Created")
-    audit_record(by=by, action="create", instance=opportunity,
-                 after=snapshot(opportunity, OPPORTUNITY_FIELDS), summary=f"Created {opportunity.name}")
+    audit_record(
+        by=by,
+        action="create",
+        instance=opportunity,
+        after=snapshot(opportunity, OPPORTUNITY_FIELDS),
+        summary=f"Created {opportunity.name}",
+    )
     evidence = {"opportunity_id": opportunity.pk}
     _advance_by_rule(opportunity.primary_person, "opportunity", "Opportunity created", evidence)
     if opportunity.is_won:
@@ -553,18 +673,25 @@ def opportunity_update(*, by, opportunity: Opportunity, changes: dict, reason: s
     if "stage" in after:
         _record_opportunity_stage(opportunity, stage_before, by, reason)
         if opportunity.is_won:
-            _advance_by_rule(opportunity.primary_person, "customer", "Opportunity won",
-                             {"opportunity_id": opportunity.pk})
-    audit_record(by=by, action="update", instance=opportunity, before=before, after=after,
-                 summary="Changed " + ", ".join(after))
+            _advance_by_rule(
+                opportunity.primary_person, "customer", "Opportunity won", {"opportunity_id": opportunity.pk}
+            )
+    audit_record(
+        by=by, action="update", instance=opportunity, before=before, after=after, summary="Changed " + ", ".join(after)
+    )
     return opportunity
 
 
 @transaction.atomic
 def opportunity_delete(*, by, opportunity: Opportunity) -> None:
     """Delete an opportunity and its stage history."""
-    audit_record(by=by, action="delete", instance=opportunity,
-                 before=snapshot(opportunity, OPPORTUNITY_FIELDS), summary=f"Deleted {opportunity.name}")
+    audit_record(
+        by=by,
+        action="delete",
+        instance=opportunity,
+        before=snapshot(opportunity, OPPORTUNITY_FIELDS),
+        summary=f"Deleted {opportunity.name}",
+    )
     opportunity.delete()
 
 
@@ -579,8 +706,17 @@ def _touch_person(person_id: int | None, at: dt.datetime) -> None:
 
 @transaction.atomic
 def activity_create(
-    *, by, kind: str, subject: str, person=None, account=None, opportunity=None,
-    occurred_at: dt.datetime | None = None, body: str = "", due_at=None, is_done: bool = True,
+    *,
+    by,
+    kind: str,
+    subject: str,
+    person=None,
+    account=None,
+    opportunity=None,
+    occurred_at: dt.datetime | None = None,
+    body: str = "",
+    due_at=None,
+    is_done: bool = True,
 ) -> Activity:
     """Log a call, email, meeting, note or task on a person, account or opportunity."""
     if person is None and account is None and opportunity is None:
@@ -592,16 +728,28 @@ def activity_create(
     now = timezone.now()
     actor = as_actor(by)
     activity = Activity(
-        kind=kind, subject=(subject or "").strip(), body=body, occurred_at=occurred_at or now,
-        due_at=due_at, is_done=is_done, user=actor.user, person=person, account=account,
-        opportunity=opportunity, created_at=now,
+        kind=kind,
+        subject=(subject or "").strip(),
+        body=body,
+        occurred_at=occurred_at or now,
+        due_at=due_at,
+        is_done=is_done,
+        user=actor.user,
+        person=person,
+        account=account,
+        opportunity=opportunity,
+        created_at=now,
     )
     _clean(activity)
     activity.save()
     _touch_person(activity.person_id, activity.occurred_at)
-    audit_record(by=by, action="create", instance=activity,
-                 after=snapshot(activity, ["kind", "subject", "person", "account", "opportunity"]),
-                 summary=f"Logged {activity.get_kind_display().lower()}: {activity.subject}")
+    audit_record(
+        by=by,
+        action="create",
+        instance=activity,
+        after=snapshot(activity, ["kind", "subject", "person", "account", "opportunity"]),
+        summary=f"Logged {activity.get_kind_display().lower()}: {activity.subject}",
+    )
     return activity
 
 
@@ -614,17 +762,20 @@ def activity_update(*, by, activity: Activity, changes: dict) -> Activity:
     _clean(activity)
     activity.save()
     _touch_person(activity.person_id, activity.occurred_at)
-    audit_record(by=by, action="update", instance=activity, before=before, after=after,
-                 summary="Changed " + ", ".join(after))
+    audit_record(
+        by=by, action="update", instance=activity, before=before, after=after, summary="Changed " + ", ".join(after)
+    )
     return activity
 
 
 @transaction.atomic
 def activity_delete(*, by, activity: Activity) -> None:
     """Delete an activity."""
-    audit_record(by=by, action="delete", instance=activity,
-                 before=snapshot(activity, ["kind", "subject", "person", "account", "opportunity"]),
-                 summary=f"Deleted {activity}")
+    audit_record(
+        by=by,
+        action="delete",
+        instance=activity,
+        before=snapshot(activity, ["kind", "subject", "person", "account", "opportunity"]),
+        summary=f"Deleted {activity}",
+    )
     activity.delete()
-
-

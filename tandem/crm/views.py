@@ -73,7 +73,8 @@ def person_list(request):
     filters = selectors.PersonFilters(
         stages=[stage for stage in request.GET.getlist("stage") if stage],
         lead_status=request.GET.get("lead_status", ""),
-        owner_id=owner_id, is_unowned=is_unowned,
+        owner_id=owner_id,
+        is_unowned=is_unowned,
         account_id=_int_or_none(request.GET.get("account")),
         search=request.GET.get("q", "")[:100],
     )
@@ -81,12 +82,22 @@ def person_list(request):
     page = _page_or_error(
         request, lambda cursor: selectors.person_list(filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE)
     )
-    return render(request, "crm/person_list.html", {
-        "page": page, "filters": filters, "sort": sort, "stages": selectors.lifecycle_stages(),
-        "statuses": selectors.lead_statuses(), "owners": _owners(), "owner_value": request.GET.get("owner", ""),
-        "query": _query_without_cursor(request), "sorts": list(selectors.PERSON_SORTS),
-        "can_create": permissions.can_create_record(request.user),
-    })
+    return render(
+        request,
+        "crm/person_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "sort": sort,
+            "stages": selectors.lifecycle_stages(),
+            "statuses": selectors.lead_statuses(),
+            "owners": _owners(),
+            "owner_value": request.GET.get("owner", ""),
+            "query": _query_without_cursor(request),
+            "sorts": list(selectors.PERSON_SORTS),
+            "can_create": permissions.can_create_record(request.user),
+        },
+    )
 
 
 @login_required
@@ -104,9 +115,16 @@ def person_create(request):
         else:
             messages.success(request, f"{person} was created.")
             return redirect("crm:person-detail", person_id=person.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": "New person", "cancel_url": reverse("crm:person-list"), "submit_label": "Create person",
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": "New person",
+            "cancel_url": reverse("crm:person-list"),
+            "submit_label": "Create person",
+        },
+    )
 
 
 @login_required
@@ -117,17 +135,24 @@ def person_detail(request, person_id: int):
     except Person.DoesNotExist:
         return render(request, "404.html", {"what": f"Person {person_id}"}, status=404)
     allowed = [
-        stage for stage in services.allowed_next_stages(person.lifecycle_stage_id)
+        stage
+        for stage in services.allowed_next_stages(person.lifecycle_stage_id)
         if permissions.can_move_stage(request.user, person, stage)
     ]
-    return render(request, "crm/person_detail.html", {
-        "person": person, "timeline": selectors.person_timeline(person),
-        "stage_form": StageMoveForm(allowed_stages=allowed) if allowed else None,
-        "activity_form": ActivityForm(), "matches": selectors.account_matches(person),
-        "can_edit": permissions.can_edit_person(request.user, person),
-        "can_delete": permissions.can_delete(request.user, person),
-        "opportunities": person.opportunities.select_related("stage")[:10],
-    })
+    return render(
+        request,
+        "crm/person_detail.html",
+        {
+            "person": person,
+            "timeline": selectors.person_timeline(person),
+            "stage_form": StageMoveForm(allowed_stages=allowed) if allowed else None,
+            "activity_form": ActivityForm(),
+            "matches": selectors.account_matches(person),
+            "can_edit": permissions.can_edit_person(request.user, person),
+            "can_delete": permissions.can_delete(request.user, person),
+            "opportunities": person.opportunities.select_related("stage")[:10],
+        },
+    )
 
 
 @login_required
@@ -135,7 +160,7 @@ def person_edit(request, person_id: int):
     person = get_object_or_404(Person, pk=person_id)
     if not permissions.can_edit_person(request.user, person):
         raise PermissionDenied("You can edit people you own, or your team's as their manager.")
-    fields = [name for name in PERSON_FORM_FIELDS]
+    fields = list(PERSON_FORM_FIELDS)
     form = PersonForm(request.POST or None, initial=initial_for(person, fields))
     del form.fields["lifecycle_stage"]
     if request.method == "POST" and form.is_valid():
@@ -146,9 +171,15 @@ def person_edit(request, person_id: int):
         else:
             messages.success(request, "Changes saved.")
             return redirect("crm:person-detail", person_id=person.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": f"Edit {person}", "cancel_url": reverse("crm:person-detail", args=[person.pk]),
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": f"Edit {person}",
+            "cancel_url": reverse("crm:person-detail", args=[person.pk]),
+        },
+    )
 
 
 @login_required
@@ -156,7 +187,8 @@ def person_edit(request, person_id: int):
 def person_move_stage(request, person_id: int):
     person = get_object_or_404(Person, pk=person_id)
     allowed = [
-        stage for stage in services.allowed_next_stages(person.lifecycle_stage_id)
+        stage
+        for stage in services.allowed_next_stages(person.lifecycle_stage_id)
         if permissions.can_move_stage(request.user, person, stage)
     ]
     form = StageMoveForm(request.POST, allowed_stages=allowed)
@@ -165,7 +197,9 @@ def person_move_stage(request, person_id: int):
     if form.is_valid():
         try:
             services.lifecycle_transition(
-                person=person, to_stage=form.cleaned_data["to_stage"], by=request.user,
+                person=person,
+                to_stage=form.cleaned_data["to_stage"],
+                by=request.user,
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as error:
@@ -223,7 +257,9 @@ def account_match_undo(request, match_id: int):
 @require_GET
 def person_suggest(request):
     term = next((value for value in request.GET.values() if value), "")[:100]
-    rows = selectors.person_list(filters=selectors.PersonFilters(search=term), sort="name", limit=10).rows if term else []
+    rows = (
+        selectors.person_list(filters=selectors.PersonFilters(search=term), sort="name", limit=10).rows if term else []
+    )
     return HttpResponse(format_html_join("", '<option value="{} (#{})"></option>', ((row, row.pk) for row in rows)))
 
 
@@ -234,8 +270,10 @@ def person_suggest(request):
 @require_GET
 def account_list(request):
     filters = selectors.AccountFilters(
-        search=request.GET.get("q", "")[:100], owner_id=_owner_filter(request)[0],
-        industry=request.GET.get("industry", ""), region=request.GET.get("region", ""),
+        search=request.GET.get("q", "")[:100],
+        owner_id=_owner_filter(request)[0],
+        industry=request.GET.get("industry", ""),
+        region=request.GET.get("region", ""),
         is_target_account=True if request.GET.get("target") == "1" else None,
         icp_tier=_int_or_none(request.GET.get("icp_tier")),
     )
@@ -243,11 +281,20 @@ def account_list(request):
     page = _page_or_error(
         request, lambda cursor: selectors.account_list(filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE)
     )
-    return render(request, "crm/account_list.html", {
-        "page": page, "filters": filters, "sort": sort, "owners": _owners(),
-        "owner_value": request.GET.get("owner", ""), "query": _query_without_cursor(request),
-        "sorts": list(selectors.ACCOUNT_SORTS), "can_create": permissions.can_create_record(request.user),
-    })
+    return render(
+        request,
+        "crm/account_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "sort": sort,
+            "owners": _owners(),
+            "owner_value": request.GET.get("owner", ""),
+            "query": _query_without_cursor(request),
+            "sorts": list(selectors.ACCOUNT_SORTS),
+            "can_create": permissions.can_create_record(request.user),
+        },
+    )
 
 
 @login_required
@@ -264,9 +311,16 @@ def account_create(request):
         else:
             messages.success(request, f"{account} was created.")
             return redirect("crm:account-detail", account_id=account.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": "New account", "cancel_url": reverse("crm:account-list"), "submit_label": "Create account",
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": "New account",
+            "cancel_url": reverse("crm:account-list"),
+            "submit_label": "Create account",
+        },
+    )
 
 
 @login_required
@@ -275,15 +329,20 @@ def account_detail(request, account_id: int):
     account = Account.objects.select_related("owner", "lifecycle_stage").filter(pk=account_id).first()
     if account is None:
         return render(request, "404.html", {"what": f"Account {account_id}"}, status=404)
-    return render(request, "crm/account_detail.html", {
-        "account": account, "timeline": selectors.account_timeline(account),
-        "people": account.people.select_related("lifecycle_stage", "owner").order_by("-last_activity_at")[:50],
-        "people_count": account.people.count(),
-        "opportunities": account.opportunities.select_related("stage", "owner")[:50],
-        "domains": account.domains.all(),
-        "can_edit": permissions.can_edit_account(request.user, account),
-        "can_delete": permissions.can_delete(request.user, account),
-    })
+    return render(
+        request,
+        "crm/account_detail.html",
+        {
+            "account": account,
+            "timeline": selectors.account_timeline(account),
+            "people": account.people.select_related("lifecycle_stage", "owner").order_by("-last_activity_at")[:50],
+            "people_count": account.people.count(),
+            "opportunities": account.opportunities.select_related("stage", "owner")[:50],
+            "domains": account.domains.all(),
+            "can_edit": permissions.can_edit_account(request.user, account),
+            "can_delete": permissions.can_delete(request.user, account),
+        },
+    )
 
 
 @login_required
@@ -300,9 +359,15 @@ def account_edit(request, account_id: int):
         else:
             messages.success(request, "Changes saved.")
             return redirect("crm:account-detail", account_id=account.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": f"Edit {account}", "cancel_url": reverse("crm:account-detail", args=[account.pk]),
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": f"Edit {account}",
+            "cancel_url": reverse("crm:account-detail", args=[account.pk]),
+        },
+    )
 
 
 @login_required
@@ -325,8 +390,9 @@ def account_delete(request, account_id: int):
 def account_suggest(request):
     term = next((value for value in request.GET.values() if value), "")[:100]
     rows = selectors.account_list(filters=selectors.AccountFilters(search=term), limit=10).rows if term else []
-    return HttpResponse(format_html_join("", '<option value="{} (#{})">{}</option>',
-                                         ((row, row.pk, row.domain) for row in rows)))
+    return HttpResponse(
+        format_html_join("", '<option value="{} (#{})">{}</option>', ((row, row.pk, row.domain) for row in rows))
+    )
 
 
 # ---------------------------------------------------------------- opportunities
@@ -337,21 +403,34 @@ def account_suggest(request):
 def opportunity_list(request):
     is_open = {"open": True, "closed": False}.get(request.GET.get("status", ""))
     filters = selectors.OpportunityFilters(
-        search=request.GET.get("q", "")[:100], stages=[s for s in request.GET.getlist("stage") if s],
-        owner_id=_owner_filter(request)[0], account_id=_int_or_none(request.GET.get("account")),
-        is_open=is_open, forecast_category=request.GET.get("forecast_category", ""),
+        search=request.GET.get("q", "")[:100],
+        stages=[s for s in request.GET.getlist("stage") if s],
+        owner_id=_owner_filter(request)[0],
+        account_id=_int_or_none(request.GET.get("account")),
+        is_open=is_open,
+        forecast_category=request.GET.get("forecast_category", ""),
     )
     sort = request.GET.get("sort") or "close_date"
     page = _page_or_error(
         request, lambda cursor: selectors.opportunity_list(filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE)
     )
-    return render(request, "crm/opportunity_list.html", {
-        "page": page, "filters": filters, "sort": sort, "owners": _owners(),
-        "owner_value": request.GET.get("owner", ""), "status": request.GET.get("status", ""),
-        "stages": selectors.opportunity_stages(), "categories": ForecastCategory.choices,
-        "query": _query_without_cursor(request), "sorts": list(selectors.OPPORTUNITY_SORTS),
-        "can_create": permissions.can_create_record(request.user) and request.user.side != "marketing",
-    })
+    return render(
+        request,
+        "crm/opportunity_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "sort": sort,
+            "owners": _owners(),
+            "owner_value": request.GET.get("owner", ""),
+            "status": request.GET.get("status", ""),
+            "stages": selectors.opportunity_stages(),
+            "categories": ForecastCategory.choices,
+            "query": _query_without_cursor(request),
+            "sorts": list(selectors.OPPORTUNITY_SORTS),
+            "can_create": permissions.can_create_record(request.user) and request.user.side != "marketing",
+        },
+    )
 
 
 @login_required
@@ -366,8 +445,11 @@ def opportunity_create(request):
         data = dict(form.cleaned_data)
         try:
             opportunity = services.opportunity_create(
-                by=request.user, account=data.pop("account"), name=data.pop("name"),
-                stage=data.pop("stage"), close_date=data.pop("close_date"),
+                by=request.user,
+                account=data.pop("account"),
+                name=data.pop("name"),
+                stage=data.pop("stage"),
+                close_date=data.pop("close_date"),
                 **{key: value for key, value in data.items() if value not in (None, "")},
             )
         except ValidationError as error:
@@ -375,10 +457,16 @@ def opportunity_create(request):
         else:
             messages.success(request, f"{opportunity} was created.")
             return redirect("crm:opportunity-detail", opportunity_id=opportunity.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": "New opportunity", "cancel_url": reverse("crm:opportunity-list"),
-        "submit_label": "Create opportunity",
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": "New opportunity",
+            "cancel_url": reverse("crm:opportunity-list"),
+            "submit_label": "Create opportunity",
+        },
+    )
 
 
 @login_required
@@ -386,15 +474,21 @@ def opportunity_create(request):
 def opportunity_detail(request, opportunity_id: int):
     opportunity = (
         Opportunity.objects.select_related("account", "owner", "stage", "primary_person", "source_campaign")
-        .filter(pk=opportunity_id).first()
+        .filter(pk=opportunity_id)
+        .first()
     )
     if opportunity is None:
         return render(request, "404.html", {"what": f"Opportunity {opportunity_id}"}, status=404)
-    return render(request, "crm/opportunity_detail.html", {
-        "opportunity": opportunity, "timeline": selectors.opportunity_timeline(opportunity),
-        "can_edit": permissions.can_edit_opportunity(request.user, opportunity),
-        "can_delete": permissions.can_delete(request.user, opportunity),
-    })
+    return render(
+        request,
+        "crm/opportunity_detail.html",
+        {
+            "opportunity": opportunity,
+            "timeline": selectors.opportunity_timeline(opportunity),
+            "can_edit": permissions.can_edit_opportunity(request.user, opportunity),
+            "can_delete": permissions.can_delete(request.user, opportunity),
+        },
+    )
 
 
 @login_required
@@ -411,10 +505,15 @@ def opportunity_edit(request, opportunity_id: int):
         else:
             messages.success(request, "Changes saved.")
             return redirect("crm:opportunity-detail", opportunity_id=opportunity.pk)
-    return render(request, "record_form.html", {
-        "form": form, "heading": f"Edit {opportunity}",
-        "cancel_url": reverse("crm:opportunity-detail", args=[opportunity.pk]),
-    })
+    return render(
+        request,
+        "record_form.html",
+        {
+            "form": form,
+            "heading": f"Edit {opportunity}",
+            "cancel_url": reverse("crm:opportunity-detail", args=[opportunity.pk]),
+        },
+    )
 
 
 @login_required
@@ -426,5 +525,3 @@ def opportunity_delete(request, opportunity_id: int):
     services.opportunity_delete(by=request.user, opportunity=opportunity)
     messages.success(request, f"{opportunity} was deleted.")
     return redirect("crm:opportunity-list")
-
-

@@ -10,11 +10,11 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=12, unique=True)
     secret_hash = models.CharField(max_length=64)
-    is_write_key = models.BooleanField(
-        default=False, help_text="A public write key may only send events."
-    )
+    is_write_key = models.BooleanField(default=False, help_text="A public write key may only send events.")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
         help_text="The token acts with this user's permissions.",
     )
     rate_limit_per_minute = models.PositiveIntegerField(default=600)

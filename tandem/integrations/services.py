@@ -14,7 +14,7 @@ from django.utils import timezone
 from tandem.audit.services import audit_record
 from tandem.integrations.models import ApiToken
 
-TOKEN_PREFIX = "tdm_"
+TOKEN_PREFIX = "tdm_"  # noqa: S105 - a public marker, not a secret
 
 
 def _hash(secret: str) -> str:
@@ -29,7 +29,9 @@ class IssuedToken:
 
 
 @transaction.atomic
-def token_create(*, by, user, name: str, is_write_key: bool = False, rate_limit_per_minute: int | None = None) -> IssuedToken:
+def token_create(
+    *, by, user, name: str, is_write_key: bool = False, rate_limit_per_minute: int | None = None
+) -> IssuedToken:
     """Create a token acting as `user`; the returned secret is never stored and cannot be shown again."""
     name = (name or "").strip()
     if not name:
@@ -37,13 +39,21 @@ def token_create(*, by, user, name: str, is_write_key: bool = False, rate_limit_
     prefix = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
-        name=name[:100], prefix=prefix, secret_hash=_hash(secret), is_write_key=is_write_key, user=user,
+        name=name[:100],
+        prefix=prefix,
+        secret_hash=_hash(secret),
+        is_write_key=is_write_key,
+        user=user,
         rate_limit_per_minute=rate_limit_per_minute or settings.API_DEFAULT_RATE_PER_MINUTE,
         created_at=timezone.now(),
     )
-    audit_record(by=by, action="create", instance=token,
-                 after={"name": token.name, "prefix": prefix, "is_write_key": is_write_key},
-                 summary=f"Created API token {token.name}")
+    audit_record(
+        by=by,
+        action="create",
+        instance=token,
+        after={"name": token.name, "prefix": prefix, "is_write_key": is_write_key},
+        summary=f"Created API token {token.name}",
+    )
     return IssuedToken(token=token, secret=secret)
 
 
@@ -53,8 +63,14 @@ def token_revoke(*, by, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit_record(by=by, action="revoke", instance=token, before={"revoked_at": None},
-                     after={"revoked_at": token.revoked_at.isoformat()}, summary=f"Revoked API token {token.name}")
+        audit_record(
+            by=by,
+            action="revoke",
+            instance=token,
+            before={"revoked_at": None},
+            after={"revoked_at": token.revoked_at.isoformat()},
+            summary=f"Revoked API token {token.name}",
+        )
     return token
 
 
@@ -62,7 +78,7 @@ def token_authenticate(secret: str) -> ApiToken | None:
     """The active token with this secret, or None."""
     if not secret.startswith(TOKEN_PREFIX) or secret.count("_") < 2:
         return None
-    prefix = secret[len(TOKEN_PREFIX):].split("_", 1)[0]
+    prefix = secret[len(TOKEN_PREFIX) :].split("_", 1)[0]
     token = ApiToken.objects.filter(prefix=prefix, revoked_at__isnull=True).select_related("user").first()
     if token is None or not secrets.compare_digest(token.secret_hash, _hash(secret)):
         return None

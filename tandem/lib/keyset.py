@@ -38,8 +38,10 @@ def _after(order: list[str], values: list, model) -> Q:
         name = spec.lstrip("-")
         field = model._meta.get_field(name)
         value = field.to_python(values[index])
-        equal = {o.lstrip("-"): model._meta.get_field(o.lstrip("-")).to_python(v)
-                 for o, v in zip(order[:index], values[:index], strict=True)}
+        equal = {
+            o.lstrip("-"): model._meta.get_field(o.lstrip("-")).to_python(v)
+            for o, v in zip(order[:index], values[:index], strict=True)
+        }
         lookup = "lt" if spec.startswith("-") else "gt"
         condition |= Q(**equal, **{f"{name}__{lookup}": value})
     return condition

@@ -48,10 +48,15 @@ class RecordLookupField(forms.CharField):
         kwargs.setdefault("widget", forms.TextInput(attrs={"autocomplete": "off"}))
         super().__init__(**kwargs)
         self.datalist_id = list_id
-        self.widget.attrs.update({
-            "list": self.datalist_id, "hx-get": suggest_url, "hx-trigger": "input changed delay:250ms",
-            "hx-target": f"#{self.datalist_id}", "hx-swap": "innerHTML",
-        })
+        self.widget.attrs.update(
+            {
+                "list": self.datalist_id,
+                "hx-get": suggest_url,
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": f"#{self.datalist_id}",
+                "hx-swap": "innerHTML",
+            }
+        )
 
     def prepare_value(self, value):
         if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):

@@ -16,15 +16,26 @@ def team_get_or_create(*, by, name: str, side: str, manager: User | None = None)
         raise ValidationError({"side": f"Unknown side '{side}'; expected one of {', '.join(Side.values)}."})
     team, created = Team.objects.get_or_create(name=name.strip(), defaults={"side": side, "manager": manager})
     if created:
-        audit_record(by=by, action="create", instance=team, after={"name": team.name, "side": side},
-                     summary=f"Created team {team.name}")
+        audit_record(
+            by=by,
+            action="create",
+            instance=team,
+            after={"name": team.name, "side": side},
+            summary=f"Created team {team.name}",
+        )
     return team
 
 
 @transaction.atomic
 def user_create(
-    *, by, email: str, role: str, password: str | None = None, full_name: str = "",
-    team: Team | None = None, check_password: bool = True,
+    *,
+    by,
+    email: str,
+    role: str,
+    password: str | None = None,
+    full_name: str = "",
+    team: Team | None = None,
+    check_password: bool = True,
 ) -> User:
     """Create a user who can sign in with the password (or set one through a reset link)."""
     email = (email or "").strip().lower()
@@ -48,6 +59,11 @@ def user_create(
         user.set_unusable_password()
     user.is_staff = role == Role.REVOPS
     user.save()
-    audit_record(by=by, action="create", instance=user, after={"email": email, "role": role,
-                 "team": team.pk if team else None}, summary=f"Created user {email}")
+    audit_record(
+        by=by,
+        action="create",
+        instance=user,
+        after={"email": email, "role": role, "team": team.pk if team else None},
+        summary=f"Created user {email}",
+    )
     return user

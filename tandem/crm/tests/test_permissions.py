@@ -26,7 +26,9 @@ def test_reps_edit_what_they_own_and_managers_their_teams(cast):
     assert _who(cast, lambda user: permissions.can_edit_person(user, owned_by_ae)) == ["ae", "sales_manager", "revops"]
     owned_by_marketer = make_person(email="b@x.io", owner=cast.marketer)
     assert _who(cast, lambda user: permissions.can_edit_person(user, owned_by_marketer)) == [
-        "marketer", "marketing_manager", "revops",
+        "marketer",
+        "marketing_manager",
+        "revops",
     ]
 
 
@@ -41,15 +43,26 @@ def test_stage_moves_follow_the_side_that_owns_the_stage(cast):
     sal = LifecycleStage.objects.get(pk="sal")
     recycled = LifecycleStage.objects.get(pk="recycled")
     assert _who(cast, lambda user: permissions.can_move_stage(user, person, mql)) == [
-        "marketer", "marketing_manager", "revops",
+        "marketer",
+        "marketing_manager",
+        "revops",
     ]
-    assert _who(cast, lambda user: permissions.can_move_stage(user, person, sal)) == ["sdr", "ae", "sales_manager", "revops"]
+    assert _who(cast, lambda user: permissions.can_move_stage(user, person, sal)) == [
+        "sdr",
+        "ae",
+        "sales_manager",
+        "revops",
+    ]
     assert _who(cast, lambda user: permissions.can_move_stage(user, person, recycled)) == EVERYONE[:-1]
 
 
 def test_only_sales_and_revops_edit_opportunities(cast):
     opportunity = make_opportunity(make_account(), owner=cast.ae)
-    assert _who(cast, lambda user: permissions.can_edit_opportunity(user, opportunity)) == ["ae", "sales_manager", "revops"]
+    assert _who(cast, lambda user: permissions.can_edit_opportunity(user, opportunity)) == [
+        "ae",
+        "sales_manager",
+        "revops",
+    ]
 
 
 def test_deleting_is_for_revops_and_the_owners_manager(cast):

@@ -73,8 +73,12 @@ def test_creating_a_person_records_their_first_stage():
 def test_transition_writes_stage_change_with_actor_reason_and_evidence(cast):
     person = make_person()
     change = services.lifecycle_transition(
-        person=person, to_stage="mql", by=cast.marketer, reason="Downloaded pricing guide",
-        evidence={"fit": 72}, contract_version=7,
+        person=person,
+        to_stage="mql",
+        by=cast.marketer,
+        reason="Downloaded pricing guide",
+        evidence={"fit": 72},
+        contract_version=7,
     )
     person.refresh_from_db()
     assert person.lifecycle_stage_id == "mql"
@@ -144,8 +148,11 @@ def test_opportunity_defaults_come_from_its_stage_and_moves_are_recorded(cast):
     services.opportunity_update(by=cast.ae, opportunity=opportunity, changes={"stage": "closed_won"})
     opportunity.refresh_from_db()
     assert (opportunity.is_closed, opportunity.is_won, opportunity.forecast_category) == (True, True, "closed")
-    moves = list(OpportunityStageChange.objects.filter(opportunity=opportunity).order_by("at", "id")
-                 .values_list("from_stage_id", "to_stage_id"))
+    moves = list(
+        OpportunityStageChange.objects.filter(opportunity=opportunity)
+        .order_by("at", "id")
+        .values_list("from_stage_id", "to_stage_id")
+    )
     assert moves == [(None, "proposal"), ("proposal", "closed_won")]
     person.refresh_from_db()
     assert person.lifecycle_stage_id == "customer"

@@ -14,15 +14,24 @@ def test_every_page_renders_for_a_signed_in_user(client, cast):
     opportunity = make_opportunity(account, primary_person=person)
     client.force_login(cast.revops)
     urls = [
-        reverse("home"), reverse("crm:person-list"), reverse("crm:person-create"),
-        reverse("crm:person-detail", args=[person.pk]), reverse("crm:person-edit", args=[person.pk]),
-        reverse("crm:account-list"), reverse("crm:account-create"),
-        reverse("crm:account-detail", args=[account.pk]), reverse("crm:account-edit", args=[account.pk]),
-        reverse("crm:opportunity-list"), reverse("crm:opportunity-create"),
+        reverse("home"),
+        reverse("crm:person-list"),
+        reverse("crm:person-create"),
+        reverse("crm:person-detail", args=[person.pk]),
+        reverse("crm:person-edit", args=[person.pk]),
+        reverse("crm:account-list"),
+        reverse("crm:account-create"),
+        reverse("crm:account-detail", args=[account.pk]),
+        reverse("crm:account-edit", args=[account.pk]),
+        reverse("crm:opportunity-list"),
+        reverse("crm:opportunity-create"),
         reverse("crm:opportunity-detail", args=[opportunity.pk]),
         reverse("crm:opportunity-edit", args=[opportunity.pk]),
-        reverse("campaigns:campaign-list"), reverse("campaigns:campaign-create"),
-        reverse("settings"), reverse("token-list"), reverse("user-list"),
+        reverse("campaigns:campaign-list"),
+        reverse("campaigns:campaign-create"),
+        reverse("settings"),
+        reverse("token-list"),
+        reverse("user-list"),
     ]
     for url in urls:
         response = client.get(url)
@@ -38,10 +47,17 @@ def test_pages_require_sign_in(client):
 def test_marketer_creates_a_person_through_the_form(client, cast):
     account = make_account(name="Initech", domain="initech.com")
     client.force_login(cast.marketer)
-    response = client.post(reverse("crm:person-create"), {
-        "email": "Peter@Initech.com", "first_name": "Peter", "last_name": "Gibbons",
-        "account": f"Initech (#{account.pk})", "owner": cast.marketer.pk, "lifecycle_stage": "lead",
-    })
+    response = client.post(
+        reverse("crm:person-create"),
+        {
+            "email": "Peter@Initech.com",
+            "first_name": "Peter",
+            "last_name": "Gibbons",
+            "account": f"Initech (#{account.pk})",
+            "owner": cast.marketer.pk,
+            "lifecycle_stage": "lead",
+        },
+    )
     person = Person.objects.get()
     assert response.status_code == 302
     assert (person.email, person.account_id, person.owner_id) == ("peter@initech.com", account.pk, cast.marketer.pk)
@@ -56,7 +72,9 @@ def test_invalid_input_is_shown_next_to_the_field_and_nothing_is_saved(client, c
     assert "already exists" in response.content.decode()
     response = client.post(reverse("crm:person-create"), {"email": "no-at-sign", "lifecycle_stage": "lead"})
     assert 'id="errors-email"' in response.content.decode()
-    response = client.post(reverse("crm:person-create"), {"email": "x@y.io", "lifecycle_stage": "lead", "account": "Nowhere Inc"})
+    response = client.post(
+        reverse("crm:person-create"), {"email": "x@y.io", "lifecycle_stage": "lead", "account": "Nowhere Inc"}
+    )
     assert 'id="errors-account"' in response.content.decode()
     assert Person.objects.count() == 1
 
@@ -64,8 +82,9 @@ def test_invalid_input_is_shown_next_to_the_field_and_nothing_is_saved(client, c
 def test_stage_move_appears_in_the_timeline_with_actor_and_reason(client, cast):
     person = make_person()
     client.force_login(cast.marketer)
-    response = client.post(reverse("crm:person-move-stage", args=[person.pk]),
-                           {"to_stage": "mql", "reason": "Asked for a demo"})
+    response = client.post(
+        reverse("crm:person-move-stage", args=[person.pk]), {"to_stage": "mql", "reason": "Asked for a demo"}
+    )
     assert response.status_code == 302
     change = StageChange.objects.get(person=person, to_stage="mql")
     assert (change.actor_user, change.reason) == (cast.marketer, "Asked for a demo")
@@ -104,10 +123,16 @@ def test_rep_cannot_edit_someone_elses_person(client, cast):
 def test_manager_edits_their_teams_person(client, cast):
     person = make_person(owner=cast.ae)
     client.force_login(cast.sales_manager)
-    response = client.post(reverse("crm:person-edit", args=[person.pk]), {
-        "email": person.email, "title": "VP Sales", "owner": cast.ae.pk, "lead_status": person.lead_status_id,
-        "account": f"{person.account} (#{person.account_id})" if person.account_id else "",
-    })
+    response = client.post(
+        reverse("crm:person-edit", args=[person.pk]),
+        {
+            "email": person.email,
+            "title": "VP Sales",
+            "owner": cast.ae.pk,
+            "lead_status": person.lead_status_id,
+            "account": f"{person.account} (#{person.account_id})" if person.account_id else "",
+        },
+    )
     assert response.status_code == 302
     person.refresh_from_db()
     assert person.title == "VP Sales"

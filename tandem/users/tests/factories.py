@@ -29,11 +29,17 @@ def make_cast() -> SimpleNamespace:
     marketing = TeamFactory(name="Marketing", side=Side.MARKETING)
     sales = TeamFactory(name="Sales", side=Side.SALES)
     cast = SimpleNamespace(
-        marketer=UserFactory(email="alice@example.com", full_name="Alice Marketer", role=Role.MARKETING, team=marketing),
+        marketer=UserFactory(
+            email="alice@example.com", full_name="Alice Marketer", role=Role.MARKETING, team=marketing
+        ),
         sdr=UserFactory(email="sam@example.com", full_name="Sam SDR", role=Role.SDR, team=sales),
         ae=UserFactory(email="erin@example.com", full_name="Erin AE", role=Role.AE, team=sales),
-        marketing_manager=UserFactory(email="mona@example.com", full_name="Mona Manager", role=Role.MARKETING_MANAGER, team=marketing),
-        sales_manager=UserFactory(email="stan@example.com", full_name="Stan Manager", role=Role.SALES_MANAGER, team=sales),
+        marketing_manager=UserFactory(
+            email="mona@example.com", full_name="Mona Manager", role=Role.MARKETING_MANAGER, team=marketing
+        ),
+        sales_manager=UserFactory(
+            email="stan@example.com", full_name="Stan Manager", role=Role.SALES_MANAGER, team=sales
+        ),
         revops=UserFactory(email="rita@example.com", full_name="Rita RevOps", role=Role.REVOPS),
         leadership=UserFactory(email="leo@example.com", full_name="Leo CRO", role=Role.LEADERSHIP),
     )
