@@ -19,6 +19,16 @@ from tandem.crm.models import (
 )
 from tandem.lib.keyset import Page, keyset_page
 
+SORT_LABELS = {
+    "last_activity": "Last activity",
+    "created": "Newest",
+    "name": "Name",
+    "fit_score": "Fit score",
+    "engagement_score": "Engagement score",
+    "employees": "Employees",
+    "close_date": "Close date",
+    "amount": "Amount",
+}
 PERSON_SORTS = {
     "last_activity": ["-last_activity_at", "-id"],
     "created": ["-created_at", "-id"],
@@ -253,12 +263,25 @@ def _audit_items(entries) -> list[TimelineItem]:
     ]
 
 
-def person_timeline(person: Person, *, limit: int = 100) -> list[TimelineItem]:
-    """Activities, touchpoints, stage changes and audit entries of a person, newest first."""
-    changes = StageChange.objects.filter(person=person).select_related("from_stage", "to_stage")[:limit]
-    activities = Activity.objects.filter(person=person).select_related("user")[:limit]
-    touchpoints = person.touchpoints.select_related("campaign")[:limit]
-    items = _stage_items(changes) + _activity_items(activities) + _audit_items(audit_entries_for(person, limit=limit))
+TIMELINE_KINDS = {"stage": "Stage changes", "activity": "Activities", "touchpoint": "Touchpoints", "audit": "Edits"}
+
+
+def person_timeline(person: Person, *, limit: int = 100, kind: str = "") -> list[TimelineItem]:
+    """Activities, touchpoints, stage changes and audit entries of a person, newest first.
+
+    `kind` narrows it to one of TIMELINE_KINDS; anything else shows everything.
+    """
+    wanted = {kind} if kind in TIMELINE_KINDS else set(TIMELINE_KINDS)
+    items: list[TimelineItem] = []
+    if "stage" in wanted:
+        items += _stage_items(
+            StageChange.objects.filter(person=person).select_related("from_stage", "to_stage")[:limit]
+        )
+    if "activity" in wanted:
+        items += _activity_items(Activity.objects.filter(person=person).select_related("user")[:limit])
+    if "audit" in wanted:
+        items += _audit_items(audit_entries_for(person, limit=limit))
+    touchpoints = person.touchpoints.select_related("campaign")[:limit] if "touchpoint" in wanted else []
     items += [
         TimelineItem(
             at=point.occurred_at,
@@ -297,6 +320,11 @@ def opportunity_timeline(opportunity: Opportunity, *, limit: int = 100) -> list[
     items += _activity_items(Activity.objects.filter(opportunity=opportunity).select_related("user")[:limit])
     items += _audit_items(audit_entries_for(opportunity, limit=limit))
     return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
+
+
+def stage_path(person: Person) -> list[StageChange]:
+    """The person's whole stage history, oldest first."""
+    return list(StageChange.objects.filter(person=person).select_related("to_stage").order_by("at", "id"))
 
 
 def account_matches(person: Person) -> list[AccountMatch]:

@@ -94,7 +94,7 @@ def person_list(request):
             "owners": _owners(),
             "owner_value": request.GET.get("owner", ""),
             "query": _query_without_cursor(request),
-            "sorts": list(selectors.PERSON_SORTS),
+            "sorts": [(key, selectors.SORT_LABELS[key]) for key in selectors.PERSON_SORTS],
             "can_create": permissions.can_create_record(request.user),
         },
     )
@@ -144,7 +144,10 @@ def person_detail(request, person_id: int):
         "crm/person_detail.html",
         {
             "person": person,
-            "timeline": selectors.person_timeline(person),
+            "timeline": selectors.person_timeline(person, kind=request.GET.get("timeline", "")),
+            "timeline_kinds": selectors.TIMELINE_KINDS,
+            "timeline_kind": request.GET.get("timeline", ""),
+            "stage_path": selectors.stage_path(person),
             "stage_form": StageMoveForm(allowed_stages=allowed) if allowed else None,
             "activity_form": ActivityForm(),
             "matches": selectors.account_matches(person),
@@ -291,7 +294,7 @@ def account_list(request):
             "owners": _owners(),
             "owner_value": request.GET.get("owner", ""),
             "query": _query_without_cursor(request),
-            "sorts": list(selectors.ACCOUNT_SORTS),
+            "sorts": [(key, selectors.SORT_LABELS[key]) for key in selectors.ACCOUNT_SORTS],
             "can_create": permissions.can_create_record(request.user),
         },
     )
@@ -427,7 +430,7 @@ def opportunity_list(request):
             "stages": selectors.opportunity_stages(),
             "categories": ForecastCategory.choices,
             "query": _query_without_cursor(request),
-            "sorts": list(selectors.OPPORTUNITY_SORTS),
+            "sorts": [(key, selectors.SORT_LABELS[key]) for key in selectors.OPPORTUNITY_SORTS],
             "can_create": permissions.can_create_record(request.user) and request.user.side != "marketing",
         },
     )
