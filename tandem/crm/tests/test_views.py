@@ -195,3 +195,13 @@ def test_output_is_escaped(client, cast):
     page = client.get(reverse("crm:person-list")).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_timeline_can_be_narrowed_to_one_kind(client, cast):
+    person = make_person()
+    client.force_login(cast.revops)
+    client.post(reverse("crm:person-log-activity", args=[person.pk]), {"kind": "call", "subject": "Intro"})
+    everything = client.get(reverse("crm:person-detail", args=[person.pk])).context["timeline"]
+    assert {item.kind for item in everything} >= {"stage", "activity-call", "audit"}
+    stages = client.get(reverse("crm:person-detail", args=[person.pk]), {"timeline": "stage"}).context["timeline"]
+    assert [item.kind for item in stages] == ["stage"]
