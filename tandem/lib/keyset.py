@@ -44,7 +44,11 @@ def _after(order: list[str], values: list, model) -> Q:
         }
         lookup = "lt" if spec.startswith("-") else "gt"
         condition |= Q(**equal, **{f"{name}__{lookup}": value})
-    return condition
+    # The OR above already implies this bound on the first column; stating it separately lets the
+    # database range-scan the sort index instead of sorting every row (seconds at a million rows).
+    first = order[0].lstrip("-")
+    bound = "lte" if order[0].startswith("-") else "gte"
+    return Q(**{f"{first}__{bound}": model._meta.get_field(first).to_python(values[0])}) & condition
 
 
 def keyset_page(queryset: QuerySet, *, order: list[str], cursor: str | None, limit: int) -> Page:
