@@ -18,7 +18,7 @@ from django.core.exceptions import (
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
 from ninja.parser import Parser
@@ -59,9 +59,7 @@ class JSONBodyParser(Parser):
 
     def parse_body(self, request):
         try:
-            return json.loads(
-                request.body, parse_float=_finite_float, parse_constant=_refuse_constant
-            )
+            return json.loads(request.body, parse_float=_finite_float, parse_constant=_refuse_constant)
         except MalformedBody:
             raise
         except RecursionError:
@@ -161,9 +159,7 @@ def on_invalid_request(request, error: RequestValidationError):
 @api.exception_handler(HttpError)
 def on_http_error(request, error: HttpError):
     if isinstance(error.__cause__, MalformedBody):
-        return _error(
-            request, 422, [{"field": "body", "message": f"Malformed JSON: {error.__cause__}."}]
-        )
+        return _error(request, 422, [{"field": "body", "message": f"Malformed JSON: {error.__cause__}."}])
     if isinstance(error, AuthenticationError):
         if getattr(request, "rejected_token", False):
             message = "The API token is not valid or has been revoked."
@@ -206,10 +202,19 @@ def on_body_too_big(request, error: RequestDataTooBig):
 def on_conflict(request, error: IntegrityError):
     # Services check uniqueness first, so this is a concurrent write of the same record.
     logger.warning("API write conflict: %s", error)
-    return _error(
-        request, 409, "The change conflicts with another change made at the same time; retry."
-    )
+    return _error(request, 409, "The change conflicts with another change made at the same time; retry.")
 
 
 api.add_router("/", crm_router)
 api.add_router("/", campaigns_router)
+
+# Mounted last, so that it only answers paths no endpoint matched: with JSON, not the HTML 404 page.
+unmatched_router = Router(auth=None)
+
+
+@unmatched_router.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:path}", include_in_schema=False)
+def unknown_endpoint(request, path: str):
+    raise Http404(f"There is no API endpoint at {request.path}")
+
+
+api.add_router("/", unmatched_router)

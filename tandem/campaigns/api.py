@@ -114,9 +114,7 @@ def _read_campaign(campaign_id: int) -> Campaign:
 def _editable_campaign(request, campaign_id: int) -> Campaign:
     campaign = get_or_404(Campaign.objects.select_related("owner"), campaign_id, "Campaign")
     if not can_edit_campaign(request.user, campaign):
-        raise PermissionDenied(
-            "Campaigns are changed by their owner, marketing managers and RevOps."
-        )
+        raise PermissionDenied("Campaigns are changed by their owner, marketing managers and RevOps.")
     return campaign
 
 
@@ -168,9 +166,7 @@ def delete_campaign(request, campaign_id: RecordId):
 def list_campaign_members(request, campaign_id: RecordId, query: Query[MemberQuery]):
     campaign = get_or_404(Campaign.objects.all(), campaign_id, "Campaign")
     return page_response(
-        selectors.campaign_member_page(
-            campaign_id=campaign.pk, cursor=query.cursor, limit=query.limit
-        )
+        selectors.campaign_member_page(campaign_id=campaign.pk, cursor=query.cursor, limit=query.limit)
     )
 
 

@@ -62,9 +62,7 @@ def _owner_reference(pk, *, field):
 def _check_known(values: list[str], known: list[str], field: str) -> None:
     unknown = [value for value in values if value not in known]
     if unknown:
-        raise ValidationError(
-            {field: f"Unknown {field} '{unknown[0]}'; expected one of {', '.join(known)}."}
-        )
+        raise ValidationError({field: f"Unknown {field} '{unknown[0]}'; expected one of {', '.join(known)}."})
 
 
 # ---------------------------------------------------------------- stage history
@@ -195,9 +193,7 @@ def list_accounts(request, query: Query[AccountQuery]):
         is_target_account=query.is_target_account,
         icp_tier=query.icp_tier,
     )
-    page = selectors.account_list(
-        filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit
-    )
+    page = selectors.account_list(filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit)
     return page_response(page)
 
 
@@ -232,9 +228,7 @@ def delete_account(request, account_id: RecordId):
     return Status(204, None)
 
 
-@router.post(
-    "/accounts/{account_id}/transitions", response={201: StageChangeOut}, tags=["Accounts"]
-)
+@router.post("/accounts/{account_id}/transitions", response={201: StageChangeOut}, tags=["Accounts"])
 def transition_account(request, account_id: RecordId, payload: TransitionIn):
     account = _editable_account(request, account_id)
     return Status(201, _transition(request, subject=account, payload=payload, account=account))
@@ -243,9 +237,7 @@ def transition_account(request, account_id: RecordId, payload: TransitionIn):
 @router.get("/accounts/{account_id}/stage-changes", response=StageChangePage, tags=["Accounts"])
 def list_account_stage_changes(request, account_id: RecordId, query: Query[PageQuery]):
     account = get_or_404(Account.objects.all(), account_id, "Account")
-    return page_response(
-        selectors.stage_change_list(account_id=account.pk, cursor=query.cursor, limit=query.limit)
-    )
+    return page_response(selectors.stage_change_list(account_id=account.pk, cursor=query.cursor, limit=query.limit))
 
 
 # ---------------------------------------------------------------- people
@@ -340,9 +332,7 @@ class PersonQuery(Input):
     owner: str = Field("", description="A user id, 'me', or 'none' for unowned people.")
     account: RecordId | None = None
     q: str = Field("", max_length=100, description="Start of the email, first or last name.")
-    sort: Literal["last_activity", "created", "name", "fit_score", "engagement_score"] = (
-        "last_activity"
-    )
+    sort: Literal["last_activity", "created", "name", "fit_score", "engagement_score"] = "last_activity"
     cursor: PageCursor = None
     limit: PageLimit = 25
 
@@ -360,23 +350,22 @@ def _editable_person(request, person_id: int) -> Person:
 
 @router.get("/people", response=PersonPage, tags=["People"])
 def list_people(request, query: Query[PersonQuery]):
-    if query.stage:
-        _check_known(query.stage, [stage.key for stage in selectors.lifecycle_stages()], "stage")
+    stages = [stage for stage in query.stage if stage]
+    if stages:
+        _check_known(stages, [stage.key for stage in selectors.lifecycle_stages()], "stage")
     if query.lead_status:
         statuses = [status.key for status in selectors.lead_statuses()]
         _check_known([query.lead_status], statuses, "lead_status")
     owner_id, is_unowned = owner_filter(request, query.owner)
     filters = selectors.PersonFilters(
-        stages=query.stage,
+        stages=stages,
         lead_status=query.lead_status,
         owner_id=owner_id,
         is_unowned=is_unowned,
         account_id=query.account,
         search=query.q,
     )
-    page = selectors.person_list(
-        filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit
-    )
+    page = selectors.person_list(filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit)
     return page_response(page)
 
 
@@ -420,9 +409,7 @@ def transition_person(request, person_id: RecordId, payload: TransitionIn):
 @router.get("/people/{person_id}/stage-changes", response=StageChangePage, tags=["People"])
 def list_person_stage_changes(request, person_id: RecordId, query: Query[PageQuery]):
     person = get_or_404(Person.objects.all(), person_id, "Person")
-    return page_response(
-        selectors.stage_change_list(person_id=person.pk, cursor=query.cursor, limit=query.limit)
-    )
+    return page_response(selectors.stage_change_list(person_id=person.pk, cursor=query.cursor, limit=query.limit))
 
 
 # ---------------------------------------------------------------- opportunities
@@ -493,9 +480,7 @@ OPPORTUNITY_REFERENCES = {
 
 class OpportunityQuery(Input):
     q: str = Field("", max_length=100, description="Part of the name.")
-    stage: list[str] = Field(
-        default_factory=list, description="Opportunity stage keys (repeatable)."
-    )
+    stage: list[str] = Field(default_factory=list, description="Opportunity stage keys (repeatable).")
     owner: str = Field("", description="A user id, or 'me'.")
     account: RecordId | None = None
     is_open: bool | None = None
@@ -517,21 +502,20 @@ def _may_open_opportunities(user) -> bool:
 
 @router.get("/opportunities", response=OpportunityPage, tags=["Opportunities"])
 def list_opportunities(request, query: Query[OpportunityQuery]):
-    if query.stage:
+    stages = [stage for stage in query.stage if stage]
+    if stages:
         keys = [stage.key for stage in selectors.opportunity_stages()]
-        _check_known(query.stage, keys, "stage")
+        _check_known(stages, keys, "stage")
     owner_id, _ = owner_filter(request, query.owner, allows_unowned=False)
     filters = selectors.OpportunityFilters(
         search=query.q,
-        stages=query.stage,
+        stages=stages,
         owner_id=owner_id,
         account_id=query.account,
         is_open=query.is_open,
         forecast_category=query.forecast_category or "",
     )
-    page = selectors.opportunity_list(
-        filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit
-    )
+    page = selectors.opportunity_list(filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit)
     return page_response(page)
 
 
@@ -551,13 +535,9 @@ def get_opportunity(request, opportunity_id: RecordId):
 
 @router.patch("/opportunities/{opportunity_id}", response=OpportunityOut, tags=["Opportunities"])
 def update_opportunity(request, opportunity_id: RecordId, payload: OpportunityPatch):
-    opportunity = get_or_404(
-        Opportunity.objects.select_related("owner__team"), opportunity_id, "Opportunity"
-    )
+    opportunity = get_or_404(Opportunity.objects.select_related("owner__team"), opportunity_id, "Opportunity")
     if not permissions.can_edit_opportunity(request.user, opportunity):
-        raise PermissionDenied(
-            "Sales edit opportunities they own, or their team's as their manager."
-        )
+        raise PermissionDenied("Sales edit opportunities they own, or their team's as their manager.")
     changes = references(payload.model_dump(exclude_unset=True), OPPORTUNITY_REFERENCES)
     services.opportunity_update(by=acting_as(request), opportunity=opportunity, changes=changes)
     return _read_opportunity(opportunity.pk)
@@ -565,9 +545,7 @@ def update_opportunity(request, opportunity_id: RecordId, payload: OpportunityPa
 
 @router.delete("/opportunities/{opportunity_id}", response={204: None}, tags=["Opportunities"])
 def delete_opportunity(request, opportunity_id: RecordId):
-    opportunity = get_or_404(
-        Opportunity.objects.select_related("owner__team"), opportunity_id, "Opportunity"
-    )
+    opportunity = get_or_404(Opportunity.objects.select_related("owner__team"), opportunity_id, "Opportunity")
     if not permissions.can_delete(request.user, opportunity):
         raise PermissionDenied("Only RevOps and the owner's manager may delete an opportunity.")
     services.opportunity_delete(by=acting_as(request), opportunity=opportunity)

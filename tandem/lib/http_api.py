@@ -19,9 +19,7 @@ MAX_JSON_DEPTH = 20
 
 RecordId = Annotated[int, Field(ge=1, le=MAX_RECORD_ID)]
 PageLimit = Annotated[int, Field(ge=1, le=100, description="Rows per page, 1 to 100.")]
-PageCursor = Annotated[
-    str | None, Field(max_length=500, description="The next_cursor of the previous page.")
-]
+PageCursor = Annotated[str | None, Field(max_length=500, description="The next_cursor of the previous page.")]
 
 
 def _storage_problem(value) -> str | None:

@@ -135,9 +135,7 @@ def test_campaign_list_filters_sorts_and_pages(api_as, cast):
     assert _ids(api.get("/campaigns", {"owner": "me"})) == [webinar.pk]
     assert _ids(api.get("/campaigns", {"q": "letter"})) == [newsletter.pk]
     first = api.get("/campaigns", {"limit": 2, "sort": "name"})
-    second = api.get(
-        "/campaigns", {"limit": 2, "sort": "name", "cursor": first.json()["next_cursor"]}
-    )
+    second = api.get("/campaigns", {"limit": 2, "sort": "name", "cursor": first.json()["next_cursor"]})
     assert (_ids(first), _ids(second), second.json()["next_cursor"]) == (
         [ads.pk, newsletter.pk],
         [webinar.pk],
@@ -186,8 +184,6 @@ def test_put_member_refuses_unknown_person_status_and_read_only_users(api_as, ca
     bad_status = api.put(f"/campaigns/{campaign.pk}/members/{person.pk}", {"status": "bounced"})
     assert bad_status.status_code == 422
     assert bad_status.json()["detail"][0]["field"] == "status"
-    leadership = api_as(cast.leadership).put(
-        f"/campaigns/{campaign.pk}/members/{person.pk}", {"status": "sent"}
-    )
+    leadership = api_as(cast.leadership).put(f"/campaigns/{campaign.pk}/members/{person.pk}", {"status": "sent"})
     assert leadership.status_code == 403
     assert not CampaignMember.objects.exists()

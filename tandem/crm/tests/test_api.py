@@ -55,9 +55,7 @@ def test_request_without_credentials_is_refused_with_401(client):
     api = ApiClient(client, None)
     response = api.get("/people")
     assert response.status_code == 401
-    assert response.json() == {
-        "detail": "Authentication required: send 'Authorization: Bearer <token>'."
-    }
+    assert response.json() == {"detail": "Authentication required: send 'Authorization: Bearer <token>'."}
     assert response["WWW-Authenticate"] == "Bearer"
     assert api.post("/people", {"email": "kim@acme.com"}).status_code == 401
     assert not Person.objects.exists()
@@ -116,9 +114,7 @@ def test_signed_in_browser_session_reads_and_writes_with_a_csrf_token(cast):
     assert refused.json() == {"detail": "CSRF check Failed"}
     assert not Person.objects.exists()
     browser.cookies["csrftoken"] = "a" * 32
-    created = browser.post(
-        "/api/v1/people", body, content_type="application/json", HTTP_X_CSRFTOKEN="a" * 32
-    )
+    created = browser.post("/api/v1/people", body, content_type="application/json", HTTP_X_CSRFTOKEN="a" * 32)
     assert created.status_code == 201
     change = StageChange.objects.get()
     assert (change.actor_type, change.actor_user, change.actor_label) == (
@@ -135,9 +131,7 @@ def test_rate_limit_answers_429_with_retry_after_and_spares_other_tokens(api_as,
         assert [limited.get("/people").status_code for _ in range(3)] == [200, 200, 200]
         refused = limited.get("/people")
         assert refused.status_code == 429
-        assert refused.json() == {
-            "detail": "Rate limit of 3 requests per minute exceeded for token 'nightly sync'"
-        }
+        assert refused.json() == {"detail": "Rate limit of 3 requests per minute exceeded for token 'nightly sync'"}
         assert refused["Retry-After"] == "45"
         assert other.get("/people").status_code == 200
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, 1, 0, tzinfo=dt.UTC), tick=False):
@@ -282,15 +276,11 @@ def test_duplicate_email_is_422_naming_email(api_as, cast):
 
 
 def test_unknown_stage_on_create_is_422_naming_lifecycle_stage(api_as, cast):
-    response = api_as(cast.marketer).post(
-        "/people", {"email": "kim@acme.com", "lifecycle_stage": "hot"}
-    )
+    response = api_as(cast.marketer).post("/people", {"email": "kim@acme.com", "lifecycle_stage": "hot"})
     assert response.status_code == 422
     [problem] = response.json()["detail"]
     assert problem["field"] == "lifecycle_stage"
-    assert problem["message"].startswith(
-        "Unknown stage 'hot'; expected one of subscriber, lead, mql"
-    )
+    assert problem["message"].startswith("Unknown stage 'hot'; expected one of subscriber, lead, mql")
     assert not Person.objects.exists()
 
 
@@ -298,16 +288,12 @@ def test_unknown_owner_is_422_naming_owner_and_nothing_changes(api_as, cast):
     api = api_as(cast.revops)
     created = api.post("/people", {"email": "kim@acme.com", "owner": 987654})
     assert created.status_code == 422
-    assert created.json() == {
-        "detail": [{"field": "owner", "message": "There is no active user with id 987654."}]
-    }
+    assert created.json() == {"detail": [{"field": "owner", "message": "There is no active user with id 987654."}]}
     assert not Person.objects.exists()
     person = make_person(owner=cast.sdr)
     updated = api.patch(f"/people/{person.pk}", {"owner": 987654, "title": "CEO"})
     assert updated.status_code == 422
-    assert updated.json()["detail"] == [
-        {"field": "owner", "message": "There is no active user with id 987654."}
-    ]
+    assert updated.json()["detail"] == [{"field": "owner", "message": "There is no active user with id 987654."}]
     person.refresh_from_db()
     assert (person.owner_id, person.title) == (cast.sdr.pk, "")
 
@@ -315,9 +301,7 @@ def test_unknown_owner_is_422_naming_owner_and_nothing_changes(api_as, cast):
 def test_unknown_account_is_422_naming_account(api_as, cast):
     response = api_as(cast.marketer).post("/people", {"email": "kim@acme.com", "account": 5})
     assert response.status_code == 422
-    assert response.json()["detail"] == [
-        {"field": "account", "message": "There is no account with id 5."}
-    ]
+    assert response.json()["detail"] == [{"field": "account", "message": "There is no account with id 5."}]
     assert not Person.objects.exists()
 
 
@@ -344,9 +328,7 @@ def test_null_for_a_field_that_cannot_be_empty_is_422(api_as, cast):
     person = make_person(consent_email=True)
     response = api_as(cast.revops).patch(f"/people/{person.pk}", {"consent_email": None})
     assert response.status_code == 422
-    assert response.json()["detail"] == [
-        {"field": "consent_email", "message": "Input should be a valid boolean"}
-    ]
+    assert response.json()["detail"] == [{"field": "consent_email", "message": "Input should be a valid boolean"}]
     person.refresh_from_db()
     assert person.consent_email is True
 
@@ -380,9 +362,7 @@ def test_body_over_one_megabyte_is_413_naming_the_limit(api_as, cast):
     body = '{"email": "kim@acme.com", "title": "' + "x" * 1_048_576 + '"}'
     response = api_as(cast.marketer).post_raw("/people", body)
     assert response.status_code == 413
-    assert response.json() == {
-        "detail": "The request body is larger than the limit of 1048576 bytes (1024 KB)."
-    }
+    assert response.json() == {"detail": "The request body is larger than the limit of 1048576 bytes (1024 KB)."}
     assert not Person.objects.exists()
 
 
@@ -414,9 +394,7 @@ def test_rep_cannot_change_a_person_someone_else_owns(api_as, cast):
     api = api_as(cast.sdr)
     response = api.patch(f"/people/{person.pk}", {"title": "CEO"})
     assert response.status_code == 403
-    assert response.json() == {
-        "detail": "You can change people you own, or your team's as their manager."
-    }
+    assert response.json() == {"detail": "You can change people you own, or your team's as their manager."}
     assert api.delete(f"/people/{person.pk}").status_code == 403
     person.refresh_from_db()
     assert person.title == "CTO"
@@ -432,6 +410,12 @@ def test_missing_and_malformed_ids_are_404_and_422(api_as, cast):
     assert malformed.status_code == 422
     assert malformed.json()["detail"][0]["field"] == "person_id"
     assert api.get("/people/99999999999999999999999").status_code == 422
+
+
+def test_unknown_api_path_is_a_json_404(api_as, cast):
+    response = api_as(cast.revops).get("/people/1/friends")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "There is no API endpoint at /api/v1/people/1/friends"}
 
 
 # ---------------------------------------------------------------- people list
@@ -601,18 +585,14 @@ def test_marketing_cannot_move_a_person_into_a_sales_stage(api_as, cast):
 def test_account_transition_records_the_account_stage_change(api_as, cast):
     account = make_account(owner=cast.ae)
     api = api_as(cast.ae)
-    response = api.post(
-        f"/accounts/{account.pk}/transitions", {"to_stage": "customer", "reason": "Signed"}
-    )
+    response = api.post(f"/accounts/{account.pk}/transitions", {"to_stage": "customer", "reason": "Signed"})
     assert response.status_code == 201
     assert (response.json()["from_stage"], response.json()["to_stage"]) == (None, "customer")
     account.refresh_from_db()
     assert account.lifecycle_stage_id == "customer"
     assert _ids(api.get(f"/accounts/{account.pk}/stage-changes")) == [response.json()["id"]]
     again = api.post(f"/accounts/{account.pk}/transitions", {"to_stage": "customer"})
-    assert again.json() == {
-        "detail": [{"field": "to_stage", "message": "Already in stage Customer."}]
-    }
+    assert again.json() == {"detail": [{"field": "to_stage", "message": "Already in stage Customer."}]}
 
 
 # ---------------------------------------------------------------- accounts
@@ -714,27 +694,16 @@ def test_account_list_filters_and_sorts(api_as, cast):
 
 def test_invalid_account_fields_are_422_naming_the_field(api_as, cast):
     api = api_as(cast.revops)
-    assert (
-        api.post("/accounts", {"name": "Acme", "domain": "not a domain"}).json()["detail"][0][
-            "field"
-        ]
-        == "domain"
-    )
+    assert api.post("/accounts", {"name": "Acme", "domain": "not a domain"}).json()["detail"][0]["field"] == "domain"
     assert api.post("/accounts", {"name": ""}).json()["detail"][0]["field"] == "name"
     assert (
-        api.post("/accounts", {"name": "Acme", "employee_count": -1}).json()["detail"][0]["field"]
-        == "employee_count"
+        api.post("/accounts", {"name": "Acme", "employee_count": -1}).json()["detail"][0]["field"] == "employee_count"
     )
     assert (
-        api.post("/accounts", {"name": "Acme", "annual_revenue": "lots"}).json()["detail"][0][
-            "field"
-        ]
+        api.post("/accounts", {"name": "Acme", "annual_revenue": "lots"}).json()["detail"][0]["field"]
         == "annual_revenue"
     )
-    assert (
-        api.post("/accounts", {"name": "Acme", "country": "USA"}).json()["detail"][0]["field"]
-        == "country"
-    )
+    assert api.post("/accounts", {"name": "Acme", "country": "USA"}).json()["detail"][0]["field"] == "country"
     assert not Account.objects.exists()
 
 
@@ -803,13 +772,8 @@ def test_opportunity_references_must_exist_and_name_their_field(api_as, cast):
         response = api.post("/opportunities", {**base, field: 9999})
         assert response.status_code == 422
         assert response.json()["detail"][0]["field"] == field
-    assert (
-        api.post("/opportunities", {**base, "stage": "won"}).json()["detail"][0]["field"] == "stage"
-    )
-    assert (
-        api.post("/opportunities", {**base, "close_date": "soon"}).json()["detail"][0]["field"]
-        == "close_date"
-    )
+    assert api.post("/opportunities", {**base, "stage": "won"}).json()["detail"][0]["field"] == "stage"
+    assert api.post("/opportunities", {**base, "close_date": "soon"}).json()["detail"][0]["field"] == "close_date"
     assert not Opportunity.objects.exists()
 
 
@@ -817,9 +781,7 @@ def test_marketing_cannot_open_or_edit_opportunities(api_as, cast):
     account = make_account()
     opportunity = make_opportunity(account)
     api = api_as(cast.marketer)
-    refused = api.post(
-        "/opportunities", {"account": account.pk, "name": "Deal", "close_date": "2026-06-30"}
-    )
+    refused = api.post("/opportunities", {"account": account.pk, "name": "Deal", "close_date": "2026-06-30"})
     assert refused.status_code == 403
     assert api.patch(f"/opportunities/{opportunity.pk}", {"amount": "1"}).status_code == 403
     opportunity.refresh_from_db()
@@ -832,19 +794,14 @@ def test_opportunity_stage_change_closes_it_and_delete_removes_it(api_as, cast):
     api = api_as(cast.ae)
     won = api.patch(f"/opportunities/{opportunity.pk}", {"stage": "closed_won"})
     assert won.status_code == 200
-    assert {
-        key: won.json()[key]
-        for key in ["stage", "is_closed", "is_won", "probability", "forecast_category"]
-    } == {
+    assert {key: won.json()[key] for key in ["stage", "is_closed", "is_won", "probability", "forecast_category"]} == {
         "stage": "closed_won",
         "is_closed": True,
         "is_won": True,
         "probability": 100,
         "forecast_category": "closed",
     }
-    assert (
-        api.delete(f"/opportunities/{opportunity.pk}").status_code == 403
-    )  # only managers and RevOps
+    assert api.delete(f"/opportunities/{opportunity.pk}").status_code == 403  # only managers and RevOps
     assert api_as(cast.sales_manager).delete(f"/opportunities/{opportunity.pk}").status_code == 204
     assert not Opportunity.objects.exists()
 
@@ -866,10 +823,7 @@ def test_opportunity_list_filters_and_sorts(api_as, cast):
     assert _ids(api.get("/opportunities", {"owner": "me"})) == [small.pk]
     assert _ids(api.get("/opportunities", {"account": other.pk})) == [big.pk]
     assert _ids(api.get("/opportunities", {"q": "mal"})) == [small.pk]
-    assert (
-        api.get("/opportunities", {"forecast_category": "maybe"}).json()["detail"][0]["field"]
-        == "forecast_category"
-    )
+    assert api.get("/opportunities", {"forecast_category": "maybe"}).json()["detail"][0]["field"] == "forecast_category"
     assert api.get("/opportunities", {"stage": "won"}).json()["detail"][0]["field"] == "stage"
 
 
@@ -891,10 +845,7 @@ def test_activity_round_trip_on_a_person(api_as, cast):
     )
     assert created.status_code == 201
     body = created.json()
-    assert {
-        key: body[key]
-        for key in ["kind", "subject", "person", "account", "user", "occurred_at", "is_done"]
-    } == {
+    assert {key: body[key] for key in ["kind", "subject", "person", "account", "user", "occurred_at", "is_done"]} == {
         "kind": "call",
         "subject": "Intro call",
         "person": person.pk,
@@ -914,20 +865,10 @@ def test_activity_round_trip_on_a_person(api_as, cast):
 
 def test_activity_needs_a_known_kind_and_a_subject_record(api_as, cast):
     api = api_as(cast.sdr)
+    assert api.post("/activities", {"kind": "fax", "subject": "x", "account": 1}).json()["detail"][0]["field"] == "kind"
+    assert api.post("/activities", {"kind": "call", "subject": "x"}).json()["detail"][0]["field"] == "person"
     assert (
-        api.post("/activities", {"kind": "fax", "subject": "x", "account": 1}).json()["detail"][0][
-            "field"
-        ]
-        == "kind"
-    )
-    assert (
-        api.post("/activities", {"kind": "call", "subject": "x"}).json()["detail"][0]["field"]
-        == "person"
-    )
-    assert (
-        api.post("/activities", {"kind": "call", "subject": "x", "opportunity": 3}).json()[
-            "detail"
-        ][0]["field"]
+        api.post("/activities", {"kind": "call", "subject": "x", "opportunity": 3}).json()["detail"][0]["field"]
         == "opportunity"
     )
     assert not Activity.objects.exists()
@@ -974,9 +915,7 @@ def test_hostile_values_elsewhere_are_refused_without_a_server_error(api_as, cas
             "/opportunities",
             {"account": account.pk, "name": "D", "close_date": "2026-01-01", "amount": "NaN"},
         ),
-        api.post(
-            "/opportunities", {"account": account.pk, "name": "D", "close_date": "99999-01-01"}
-        ),
+        api.post("/opportunities", {"account": account.pk, "name": "D", "close_date": "99999-01-01"}),
         api.post(
             "/opportunities",
             {"account": account.pk, "name": "D", "close_date": "2026-01-01", "probability": 101},
@@ -993,9 +932,7 @@ def test_hostile_values_elsewhere_are_refused_without_a_server_error(api_as, cas
         api.post("/accounts", {"name": "A", "icp_tier": 10**6}),
         api.post_raw("/accounts", '{"name": "A", "annual_revenue": 1e999}'),
         api.post_raw("/accounts", b'{"name": "\xff\xfe"}'),
-        api.post(
-            f"/accounts/{account.pk}/transitions", {"to_stage": "lead", "evidence": "not an object"}
-        ),
+        api.post(f"/accounts/{account.pk}/transitions", {"to_stage": "lead", "evidence": "not an object"}),
         api.get("/people", {"cursor": "eyJ4IjoxfQ"}),
         api.get("/people", {"cursor": "WzEsMl0", "sort": "name"}),
         api.get("/opportunities", {"cursor": "WyJub3QtYS1kYXRlIiwiYSJd"}),

@@ -40,6 +40,4 @@ class ApiClient:
 
     def _send(self, method: str, path: str, body):
         data = json.dumps(body if body is not None else {})
-        return getattr(self.client, method)(
-            API_ROOT + path, data, content_type="application/json", **self.headers
-        )
+        return getattr(self.client, method)(API_ROOT + path, data, content_type="application/json", **self.headers)
