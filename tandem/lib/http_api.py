@@ -129,7 +129,7 @@ def owner_filter(request, value: str, *, allows_unowned: bool = True) -> tuple[i
         return request.user.pk, False
     if value == "none" and allows_unowned:
         return None, True
-    if value.isdigit() and 0 < int(value) <= MAX_RECORD_ID:
+    if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_RECORD_ID:
         return int(value), False
     expected = "a user id, 'me' or 'none'" if allows_unowned else "a user id or 'me'"
     raise ValidationError({"owner": f"'{value[:50]}' is not an owner filter; expected {expected}."})

@@ -429,6 +429,7 @@ def test_people_list_filters_by_stage_status_owner_account_and_search(api_as, ca
     services.person_update(by=SYSTEM, person=lee, changes={"lead_status": "attempting"})
     api = api_as(cast.sdr)
     assert _ids(api.get("/people", {"stage": "mql"})) == [lee.pk]
+    assert _ids(api.get("/people", {"stage": ["", "mql"]})) == [lee.pk]
     assert sorted(_ids(api.get("/people", {"stage": ["mql", "subscriber"]}))) == [lee.pk, ann.pk]
     assert _ids(api.get("/people", {"lead_status": "attempting"})) == [lee.pk]
     assert _ids(api.get("/people", {"owner": cast.ae.pk})) == [lee.pk]
@@ -937,6 +938,8 @@ def test_hostile_values_elsewhere_are_refused_without_a_server_error(api_as, cas
         api.get("/people", {"cursor": "WzEsMl0", "sort": "name"}),
         api.get("/opportunities", {"cursor": "WyJub3QtYS1kYXRlIiwiYSJd"}),
         api.get("/people", {"q": "nul\u0000"}),
+        api.get("/people", {"owner": "\u00b2"}),
+        api.get("/accounts", {"owner": "99999999999999999999999"}),
     ]
     assert [response.status_code for response in responses] == [422] * len(responses)
     assert (Opportunity.objects.count(), Activity.objects.count(), Account.objects.count()) == (
