@@ -69,7 +69,14 @@ class JSONBodyParser(Parser):
 
 
 class ApiTokenAuth(HttpBearer):
-    """`Authorization: Bearer tdm_…`: the request acts as the token's user."""
+    """`Authorization: Bearer tdm_…`: the request acts as the token's user.
+
+    Public write keys are refused unless `allows_write_keys` (for the event-collection endpoints).
+    """
+
+    def __init__(self, *, allows_write_keys: bool = False):
+        self.allows_write_keys = allows_write_keys
+        super().__init__()
 
     def authenticate(self, request, token: str):
         api_token = token_authenticate(token)
@@ -79,7 +86,7 @@ class ApiTokenAuth(HttpBearer):
         wait_seconds = token_rate_check(api_token)
         if wait_seconds > 0:
             raise RateLimited(api_token, wait_seconds)
-        if api_token.is_write_key:
+        if api_token.is_write_key and not self.allows_write_keys:
             raise PermissionDenied("This is a public write key: it may only send events.")
         request.user = api_token.user
         request.api_token = api_token
