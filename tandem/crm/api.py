@@ -245,7 +245,7 @@ def list_account_stage_changes(request, account_id: RecordId, query: Query[PageQ
 
 class PersonOut(Schema):
     id: int
-    email: str
+    email: str | None
     first_name: str
     last_name: str
     title: str
@@ -417,8 +417,8 @@ def list_person_stage_changes(request, person_id: RecordId, query: Query[PageQue
 
 class OpportunityOut(Schema):
     id: int
-    account: int = Field(validation_alias="account_id")
-    account_name: str
+    account: int | None = Field(validation_alias="account_id")
+    account_name: str | None
     primary_person: int | None = Field(validation_alias="primary_person_id")
     name: str
     amount: Decimal
@@ -426,7 +426,7 @@ class OpportunityOut(Schema):
     stage: str = Field(validation_alias="stage_id")
     probability: int
     forecast_category: str
-    close_date: dt.date
+    close_date: dt.date | None
     owner: int | None = Field(validation_alias="owner_id")
     owner_email: str | None = None
     is_closed: bool
@@ -439,8 +439,8 @@ class OpportunityOut(Schema):
     updated_at: dt.datetime
 
     @staticmethod
-    def resolve_account_name(opportunity) -> str:
-        return opportunity.account.name
+    def resolve_account_name(opportunity) -> str | None:
+        return opportunity.account.name if opportunity.account_id else None
 
     @staticmethod
     def resolve_owner_email(opportunity) -> str | None:

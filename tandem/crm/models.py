@@ -115,6 +115,7 @@ class Account(models.Model):
     )
     icp_tier = models.PositiveSmallIntegerField(null=True, blank=True)
     is_target_account = models.BooleanField(default=False)
+    custom_fields = models.JSONField(default=dict, blank=True)
     lifecycle_stage = models.ForeignKey(
         LifecycleStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -146,7 +147,8 @@ class AccountDomain(models.Model):
 class Person(models.Model):
     """One human, from first touch to customer: there is no separate lead or contact."""
 
-    email = models.EmailField(max_length=254)
+    # Optional: people imported from systems that key on their own id may have no address.
+    email = models.EmailField(max_length=254, null=True, blank=True)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     title = models.CharField(max_length=150, blank=True)
@@ -197,7 +199,7 @@ class Person(models.Model):
         verbose_name_plural = "people"
 
     def __str__(self) -> str:
-        return self.full_name or self.email
+        return self.full_name or self.email or f"Person #{self.pk}"
 
     @property
     def full_name(self) -> str:
@@ -275,7 +277,7 @@ class StageChange(models.Model):
 class Opportunity(models.Model):
     """A deal with an account."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="opportunities")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT, related_name="opportunities")
     primary_person = models.ForeignKey(
         Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities"
     )
@@ -285,7 +287,7 @@ class Opportunity(models.Model):
     stage = models.ForeignKey(OpportunityStage, on_delete=models.PROTECT, related_name="+")
     probability = models.PositiveSmallIntegerField()
     forecast_category = models.CharField(max_length=20, choices=ForecastCategory.choices)
-    close_date = models.DateField()
+    close_date = models.DateField(null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -303,6 +305,7 @@ class Opportunity(models.Model):
         on_delete=models.SET_NULL,
         related_name="sourced_opportunities",
     )
+    custom_fields = models.JSONField(default=dict, blank=True)
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)

@@ -106,8 +106,8 @@ def normalize_domain(domain: str) -> str:
     return value
 
 
-def email_domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1].lower() if "@" in email else ""
+def email_domain(email: str | None) -> str:
+    return email.rsplit("@", 1)[-1].lower() if email and "@" in email else ""
 
 
 def _clean(instance, *, exclude=()):

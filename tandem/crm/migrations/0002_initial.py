@@ -7,271 +7,429 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0002_initial'),
-        ('crm', '0001_initial'),
+        ("campaigns", "0002_initial"),
+        ("crm", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_accounts', to=settings.AUTH_USER_MODEL),
+            model_name="account",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_accounts",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='accountdomain',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='domains', to='crm.account'),
+            model_name="accountdomain",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="domains", to="crm.account"
+            ),
         ),
         migrations.AddField(
-            model_name='accountmatch',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.account'),
+            model_name="accountmatch",
+            name="account",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crm.account"),
         ),
         migrations.AddField(
-            model_name='accountmatch',
-            name='matched_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="accountmatch",
+            name="matched_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='accountmatch',
-            name='previous_account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm.account'),
+            model_name="accountmatch",
+            name="previous_account",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="crm.account"
+            ),
         ),
         migrations.AddField(
-            model_name='accountmatch',
-            name='undone_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="accountmatch",
+            name="undone_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='activity',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='crm.account'),
+            model_name="activity",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="activities",
+                to="crm.account",
+            ),
         ),
         migrations.AddField(
-            model_name='activity',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='activities', to=settings.AUTH_USER_MODEL),
+            model_name="activity",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="activities",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='lifecyclestage',
-            name='lead_status_on_entry',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='crm.leadstatus'),
+            model_name="lifecyclestage",
+            name="lead_status_on_entry",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="crm.leadstatus",
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='lifecycle_stage',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.lifecyclestage'),
+            model_name="account",
+            name="lifecycle_stage",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="crm.lifecyclestage",
+            ),
         ),
         migrations.AddField(
-            model_name='lifecycletransition',
-            name='from_stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.lifecyclestage'),
+            model_name="lifecycletransition",
+            name="from_stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crm.lifecyclestage"
+            ),
         ),
         migrations.AddField(
-            model_name='lifecycletransition',
-            name='to_stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='crm.lifecyclestage'),
+            model_name="lifecycletransition",
+            name="to_stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="crm.lifecyclestage"
+            ),
         ),
         migrations.AddField(
-            model_name='opportunity',
-            name='account',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='opportunities', to='crm.account'),
+            model_name="opportunity",
+            name="account",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="opportunities", to="crm.account"
+            ),
         ),
         migrations.AddField(
-            model_name='opportunity',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_opportunities', to=settings.AUTH_USER_MODEL),
+            model_name="opportunity",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_opportunities",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='opportunity',
-            name='source_campaign',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sourced_opportunities', to='campaigns.campaign'),
+            model_name="opportunity",
+            name="source_campaign",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="sourced_opportunities",
+                to="campaigns.campaign",
+            ),
         ),
         migrations.AddField(
-            model_name='activity',
-            name='opportunity',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='crm.opportunity'),
+            model_name="activity",
+            name="opportunity",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="activities",
+                to="crm.opportunity",
+            ),
         ),
         migrations.AddField(
-            model_name='opportunity',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.opportunitystage'),
+            model_name="opportunity",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.opportunitystage"
+            ),
         ),
         migrations.AddField(
-            model_name='opportunitystagechange',
-            name='actor_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="opportunitystagechange",
+            name="actor_user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='opportunitystagechange',
-            name='from_stage',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.opportunitystage'),
+            model_name="opportunitystagechange",
+            name="from_stage",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="crm.opportunitystage",
+            ),
         ),
         migrations.AddField(
-            model_name='opportunitystagechange',
-            name='opportunity',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='crm.opportunity'),
+            model_name="opportunitystagechange",
+            name="opportunity",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="stage_changes", to="crm.opportunity"
+            ),
         ),
         migrations.AddField(
-            model_name='opportunitystagechange',
-            name='to_stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.opportunitystage'),
+            model_name="opportunitystagechange",
+            name="to_stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.opportunitystage"
+            ),
         ),
         migrations.AddField(
-            model_name='person',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='people', to='crm.account'),
+            model_name="person",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="people",
+                to="crm.account",
+            ),
         ),
         migrations.AddField(
-            model_name='person',
-            name='lead_status',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.leadstatus'),
+            model_name="person",
+            name="lead_status",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="crm.leadstatus",
+            ),
         ),
         migrations.AddField(
-            model_name='person',
-            name='lifecycle_stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.lifecyclestage'),
+            model_name="person",
+            name="lifecycle_stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.lifecyclestage"
+            ),
         ),
         migrations.AddField(
-            model_name='person',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_people', to=settings.AUTH_USER_MODEL),
+            model_name="person",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_people",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='opportunity',
-            name='primary_person',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='opportunities', to='crm.person'),
+            model_name="opportunity",
+            name="primary_person",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="opportunities",
+                to="crm.person",
+            ),
         ),
         migrations.AddField(
-            model_name='activity',
-            name='person',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='crm.person'),
+            model_name="activity",
+            name="person",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="activities",
+                to="crm.person",
+            ),
         ),
         migrations.AddField(
-            model_name='accountmatch',
-            name='person',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='account_matches', to='crm.person'),
+            model_name="accountmatch",
+            name="person",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="account_matches", to="crm.person"
+            ),
         ),
         migrations.AddField(
-            model_name='stagechange',
-            name='account',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='crm.account'),
+            model_name="stagechange",
+            name="account",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="stage_changes",
+                to="crm.account",
+            ),
         ),
         migrations.AddField(
-            model_name='stagechange',
-            name='actor_user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="stagechange",
+            name="actor_user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='stagechange',
-            name='from_stage',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.lifecyclestage'),
+            model_name="stagechange",
+            name="from_stage",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="crm.lifecyclestage",
+            ),
         ),
         migrations.AddField(
-            model_name='stagechange',
-            name='person',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='stage_changes', to='crm.person'),
+            model_name="stagechange",
+            name="person",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="stage_changes",
+                to="crm.person",
+            ),
         ),
         migrations.AddField(
-            model_name='stagechange',
-            name='to_stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.lifecyclestage'),
+            model_name="stagechange",
+            name="to_stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.lifecyclestage"
+            ),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['name', 'id'], name='account_name_idx'),
+            model_name="account",
+            index=models.Index(fields=["name", "id"], name="account_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['owner', 'name'], name='crm_account_owner_i_14c778_idx'),
+            model_name="account",
+            index=models.Index(fields=["owner", "name"], name="crm_account_owner_i_14c778_idx"),
         ),
         migrations.AddConstraint(
-            model_name='lifecycletransition',
-            constraint=models.UniqueConstraint(fields=('from_stage', 'to_stage'), name='unique_transition'),
+            model_name="lifecycletransition",
+            constraint=models.UniqueConstraint(fields=("from_stage", "to_stage"), name="unique_transition"),
         ),
         migrations.AddIndex(
-            model_name='opportunitystagechange',
-            index=models.Index(fields=['opportunity', '-at'], name='crm_opportu_opportu_19dae7_idx'),
+            model_name="opportunitystagechange",
+            index=models.Index(fields=["opportunity", "-at"], name="crm_opportu_opportu_19dae7_idx"),
         ),
         migrations.AddIndex(
-            model_name='opportunitystagechange',
-            index=models.Index(fields=['to_stage', 'at'], name='crm_opportu_to_stag_2ae46c_idx'),
+            model_name="opportunitystagechange",
+            index=models.Index(fields=["to_stage", "at"], name="crm_opportu_to_stag_2ae46c_idx"),
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['lifecycle_stage', 'owner', '-last_activity_at', '-id'], name='person_stage_owner_activity'),
+            model_name="person",
+            index=models.Index(
+                fields=["lifecycle_stage", "owner", "-last_activity_at", "-id"], name="person_stage_owner_activity"
+            ),
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['owner', '-last_activity_at', '-id'], name='person_owner_activity'),
+            model_name="person",
+            index=models.Index(fields=["owner", "-last_activity_at", "-id"], name="person_owner_activity"),
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['-last_activity_at', '-id'], name='person_activity'),
+            model_name="person",
+            index=models.Index(fields=["-last_activity_at", "-id"], name="person_activity"),
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['lifecycle_stage', '-last_activity_at', '-id'], name='person_stage_activity'),
+            model_name="person",
+            index=models.Index(fields=["lifecycle_stage", "-last_activity_at", "-id"], name="person_stage_activity"),
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['-created_at', '-id'], name='person_created'),
+            model_name="person",
+            index=models.Index(fields=["-created_at", "-id"], name="person_created"),
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['last_name', 'first_name', 'id'], name='person_name_idx'),
+            model_name="person",
+            index=models.Index(fields=["last_name", "first_name", "id"], name="person_name_idx"),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='person_email_ci_unique'),
+            model_name="person",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("email"), name="person_email_ci_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['stage', 'close_date'], name='crm_opportu_stage_i_bf61ec_idx'),
+            model_name="opportunity",
+            index=models.Index(fields=["stage", "close_date"], name="crm_opportu_stage_i_bf61ec_idx"),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['owner', 'close_date'], name='crm_opportu_owner_i_c2db75_idx'),
+            model_name="opportunity",
+            index=models.Index(fields=["owner", "close_date"], name="crm_opportu_owner_i_c2db75_idx"),
         ),
         migrations.AddIndex(
-            model_name='opportunity',
-            index=models.Index(fields=['is_closed', 'close_date'], name='crm_opportu_is_clos_bab584_idx'),
+            model_name="opportunity",
+            index=models.Index(fields=["is_closed", "close_date"], name="crm_opportu_is_clos_bab584_idx"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['person', '-occurred_at'], name='crm_activit_person__0e8917_idx'),
+            model_name="activity",
+            index=models.Index(fields=["person", "-occurred_at"], name="crm_activit_person__0e8917_idx"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['account', '-occurred_at'], name='crm_activit_account_72b763_idx'),
+            model_name="activity",
+            index=models.Index(fields=["account", "-occurred_at"], name="crm_activit_account_72b763_idx"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['opportunity', '-occurred_at'], name='crm_activit_opportu_1a845c_idx'),
+            model_name="activity",
+            index=models.Index(fields=["opportunity", "-occurred_at"], name="crm_activit_opportu_1a845c_idx"),
         ),
         migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['user', '-occurred_at'], name='crm_activit_user_id_baa5a9_idx'),
+            model_name="activity",
+            index=models.Index(fields=["user", "-occurred_at"], name="crm_activit_user_id_baa5a9_idx"),
         ),
         migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['person', '-at'], name='crm_stagech_person__dca4bf_idx'),
+            model_name="stagechange",
+            index=models.Index(fields=["person", "-at"], name="crm_stagech_person__dca4bf_idx"),
         ),
         migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['account', '-at'], name='crm_stagech_account_4ae994_idx'),
+            model_name="stagechange",
+            index=models.Index(fields=["account", "-at"], name="crm_stagech_account_4ae994_idx"),
         ),
         migrations.AddIndex(
-            model_name='stagechange',
-            index=models.Index(fields=['to_stage', 'at'], name='crm_stagech_to_stag_e689e1_idx'),
+            model_name="stagechange",
+            index=models.Index(fields=["to_stage", "at"], name="crm_stagech_to_stag_e689e1_idx"),
         ),
         migrations.AddConstraint(
-            model_name='stagechange',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('account__isnull', True), ('person__isnull', False)), models.Q(('account__isnull', False), ('person__isnull', True)), _connector='OR'), name='stage_change_one_subject'),
+            model_name="stagechange",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("account__isnull", True), ("person__isnull", False)),
+                    models.Q(("account__isnull", False), ("person__isnull", True)),
+                    _connector="OR",
+                ),
+                name="stage_change_one_subject",
+            ),
         ),
     ]
