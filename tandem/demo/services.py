@@ -40,7 +40,6 @@ from tandem.crm.models import (
     Person,
     StageChange,
 )
-from tandem.demo.bulk_insert import BulkInserter
 from tandem.demo.vocabulary import (
     AE_TERRITORIES,
     BUYING_ROLES,
@@ -65,6 +64,7 @@ from tandem.demo.vocabulary import (
     WEBINARS,
 )
 from tandem.engagement.models import Touchpoint, TouchpointType
+from tandem.lib.bulk_insert import BulkInserter
 from tandem.users.models import Role, Side, Team, User
 
 DEMO_PASSWORD = "tandem-demo"  # noqa: S105 - published sign-in for demo users

@@ -21,9 +21,9 @@ from tandem.crm.models import (
 )
 from tandem.crm.tests.factories import make_person
 from tandem.demo import services
-from tandem.demo.bulk_insert import BulkInserter
 from tandem.demo.services import DEMO_PASSWORD, DemoRefusedError, demo_generate
 from tandem.engagement.models import Touchpoint, TouchpointType
+from tandem.lib.bulk_insert import BulkInserter
 from tandem.users.models import Role, User
 
 pytestmark = pytest.mark.django_db
