@@ -16,6 +16,8 @@ SUBCOMMANDS = {
     "serve": "Migrate and run the web server and worker (--demo: with demo data if empty).",
     "migrate": "Apply database migrations.",
     "demo": "Generate a realistic synthetic company (--seed N --people N --accounts N).",
+    "import": "Import accounts, people, opportunities, touchpoints or users from CSV or XLSX.",
+    "export": "Export accounts, people, opportunities or touchpoints to CSV or XLSX (--out FILE).",
     "user": "Create a user: user create --email E --role R [--team T] [--password P].",
     "token": "Create, list or revoke API tokens: token create --name N [--write-key].",
     "manage": "Run any Django management command (tandem manage help lists them).",

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "tandem.engagement",
     "tandem.integrations",
     "tandem.demo",
+    "tandem.imports",
+    "tandem.exports",
 ]
 
 MIDDLEWARE = [
