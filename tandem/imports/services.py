@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tandem.audit.actors import Actor
+from tandem.audit.actors import Actor, as_actor
 from tandem.audit.services import audit_record
 from tandem.imports.choices import load_choice_lists
 from tandem.imports.fields import CUSTOM_PREFIX, FIELDS_BY_NAME, REPORT_COLUMNS
@@ -85,12 +85,17 @@ def _source_for(run: ImportRun):
 
 
 def _sample(source, count: int = SAMPLE_ROWS) -> list[list[str]]:
-    rows = []
+    """The first rows of the file; refuses a file that has a header and nothing else."""
+    rows, problems = [], 0
     for record in source.records():
         if isinstance(record, Record):
             rows.append(record.values)
             if len(rows) >= count:
                 break
+        else:
+            problems += 1
+    if not rows and not problems:
+        raise UnreadableFileError("the file has a header row but no data rows.")
     return rows
 
 
@@ -384,7 +389,10 @@ def _commit_batch(run, writer, batch, report, last_line, position, *, final=Fals
             current.status = ImportStatus.CANCELLED
             current.finished_at = timezone.now()
             current.save(update_fields=["status", "finished_at"])
-            raise ImportCancelled
+    if current.status == ImportStatus.CANCELLED:
+        raise ImportCancelled
+    with transaction.atomic():
+        current = ImportRun.objects.select_for_update().get(pk=run.pk)
         result = writer.write(batch) if batch else BatchResult()
         current.error_file_bytes = report.write(result.rejected) if result.rejected else current.error_file_bytes
         current.rows_read += len(batch)
@@ -522,10 +530,12 @@ def saved_mapping_save(*, by, name: str, mapping: Mapping) -> SavedMapping:
     name = (name or "").strip()
     if not name:
         raise MappingError("name: a saved mapping needs a name")
+    actor = as_actor(by)
+    user = actor.user if actor.user is not None and getattr(actor.user, "pk", None) else None
     saved, created = SavedMapping.objects.update_or_create(
         kind=mapping.kind,
         name=name[:100],
-        defaults={"mapping": mapping.as_dict(), "updated_at": timezone.now(), "created_by": by},
+        defaults={"mapping": mapping.as_dict(), "updated_at": timezone.now(), "created_by": user},
     )
     audit_record(
         by=by,

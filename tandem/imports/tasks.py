@@ -6,7 +6,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from tandem.imports.services import import_run_execute, import_runs_resume_stale
 
 
-@db_task(retries=3, retry_delay=10)
+@db_task()
 def run_import(run_id: int) -> None:
     """Import a run's file from its checkpoint; running it twice is harmless."""
     import_run_execute(run_id=run_id)

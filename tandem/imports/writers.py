@@ -157,10 +157,8 @@ class BaseWriter:
         pending: list[ParsedRow] = []
         by_token: dict[tuple, ParsedRow] = {}
         for row in batch:
-            if row.errors:
-                result.rejected.append(row)
-                continue
-            self.check(row)
+            if row.raw or row.values:  # a record that could not be split into columns has neither
+                self.check(row)
             if row.errors:
                 result.rejected.append(row)
                 continue
@@ -259,7 +257,7 @@ class PersonWriter(BaseWriter):
 
     def check(self, row):
         values = row.values
-        if "email" not in values and "external_id" not in values:
+        if "email" not in values and "external_id" not in values and not row.errors:
             row.error("Email", "a person needs an email or an external id")
         for small in ("fit_score", "engagement_score", "predictive_score"):
             if small in values and not -32768 <= values[small] <= 32767:
@@ -355,17 +353,22 @@ class PersonWriter(BaseWriter):
                 continue
             account_id, method, domain = self._account_for(values)
             if method == "create":
-                key = values.get("account_domain") or values["account_name"].casefold()
-                if key not in new_accounts:
+                domain_key = values.get("account_domain", "")
+                name_key = values.get("account_name", "").casefold()
+                account = new_accounts.get("d:" + domain_key) if domain_key else None
+                account = account or (new_accounts.get("n:" + name_key) if name_key else None)
+                if account is None:
                     if not self.mapping.create_accounts:
-                        row.error("Account", f"no account matches '{values.get('account_name') or key}'")
+                        row.error("Account", f"no account matches '{values.get('account_name') or domain_key}'")
                         result.rejected.append(row)
                         continue
-                    new_accounts[key] = {
-                        "name": values.get("account_name") or values["account_domain"],
-                        "domain": values.get("account_domain", ""),
-                    }
-                account_requests.append((row, new_accounts[key]))
+                    account = {"name": values.get("account_name") or domain_key, "domain": domain_key}
+                if domain_key:
+                    account["domain"] = account["domain"] or domain_key
+                    new_accounts["d:" + domain_key] = account
+                if name_key:
+                    new_accounts.setdefault("n:" + name_key, account)
+                account_requests.append((row, account))
             if current is None:
                 self._insert(row, account_id, method, domain, now, inserts, stage_changes, matches)
                 _count_outcome(result, row, "created")
@@ -494,7 +497,7 @@ class PersonWriter(BaseWriter):
         }
 
     def _create_accounts(self, new_accounts: dict[str, dict], now) -> int:
-        items = list(new_accounts.values())
+        items = list({id(account): account for account in new_accounts.values()}.values())
         ids = allocate_ids(Account, len(items))
         rows, domains = [], []
         for account, account_id in zip(items, ids, strict=True):
@@ -564,7 +567,7 @@ class AccountWriter(BaseWriter):
 
     def check(self, row):
         values = row.values
-        if not self.tokens(row):
+        if not self.tokens(row) and not row.errors:
             row.error("Name", "an account needs an external id, a domain or a name")
         if "owner" in values:
             owner_id, problem = self.users.resolve(values["owner"])
