@@ -129,10 +129,7 @@ def account_list(
         query = query.filter(is_target_account=filters.is_target_account)
     if filters.icp_tier is not None:
         query = query.filter(icp_tier=filters.icp_tier)
-    order = _sort(ACCOUNT_SORTS, sort, "name")
-    if "-employee_count" in order:
-        query = query.exclude(employee_count__isnull=True)
-    return keyset_page(query, order=order, cursor=cursor, limit=limit)
+    return keyset_page(query, order=_sort(ACCOUNT_SORTS, sort, "name"), cursor=cursor, limit=limit)
 
 
 @dataclass

@@ -1,11 +1,15 @@
-"""Keyset (cursor) pagination: pages stay fast at any depth because no rows are skipped by OFFSET."""
+"""Keyset (cursor) pagination: pages stay fast at any depth because no rows are skipped by OFFSET.
+
+Empty (NULL) values of a nullable sort column come last whichever the direction, on SQLite and
+PostgreSQL alike (the two disagree by default), and the cursor condition follows the same order.
+"""
 
 import base64
 import json
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 
 @dataclass(frozen=True)
@@ -31,39 +35,79 @@ def _decode(cursor: str, count: int) -> list:
     return values
 
 
-def _after(order: list[str], values: list, model) -> Q:
-    """Rows strictly after `values` in `order` (fields prefixed '-' sort descending)."""
-    condition = Q()
-    for index, spec in enumerate(order):
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    is_descending: bool
+    is_nullable: bool
+
+    def same_as(self, value) -> Q:
+        return Q(**{f"{self.name}__isnull": True}) if value is None else Q(**{self.name: value})
+
+    def beyond(self, value) -> Q | None:
+        """Rows strictly past `value` in this column alone; None when nothing can be (NULLs come last)."""
+        if value is None:
+            return None
+        condition = Q(**{f"{self.name}__{'lt' if self.is_descending else 'gt'}": value})
+        return condition | Q(**{f"{self.name}__isnull": True}) if self.is_nullable else condition
+
+    def ordering(self):
+        if not self.is_nullable:
+            return f"-{self.name}" if self.is_descending else self.name
+        expression = F(self.name)
+        return expression.desc(nulls_last=True) if self.is_descending else expression.asc(nulls_last=True)
+
+
+def _columns(order: list[str], model) -> list[_Column]:
+    columns = []
+    for spec in order:
         name = spec.lstrip("-")
-        field = model._meta.get_field(name)
-        value = field.to_python(values[index])
-        equal = {
-            o.lstrip("-"): model._meta.get_field(o.lstrip("-")).to_python(v)
-            for o, v in zip(order[:index], values[:index], strict=True)
-        }
-        lookup = "lt" if spec.startswith("-") else "gt"
-        condition |= Q(**equal, **{f"{name}__{lookup}": value})
+        columns.append(_Column(name, spec.startswith("-"), model._meta.get_field(name).null))
+    return columns
+
+
+def _after(columns: list[_Column], values: list) -> Q:
+    """Rows strictly after `values` in the order of `columns`."""
+    condition = Q()
+    for index, column in enumerate(columns):
+        beyond = column.beyond(values[index])
+        if beyond is None:
+            continue
+        equal = Q()
+        for earlier, value in zip(columns[:index], values[:index], strict=True):
+            equal &= earlier.same_as(value)
+        condition |= equal & beyond
     # The OR above already implies this bound on the first column; stating it separately lets the
     # database range-scan the sort index instead of sorting every row (seconds at a million rows).
-    first = order[0].lstrip("-")
-    bound = "lte" if order[0].startswith("-") else "gte"
-    return Q(**{f"{first}__{bound}": model._meta.get_field(first).to_python(values[0])}) & condition
+    first, value = columns[0], values[0]
+    if value is None:
+        bound = Q(**{f"{first.name}__isnull": True})
+    else:
+        bound = Q(**{f"{first.name}__{'lte' if first.is_descending else 'gte'}": value})
+        if first.is_nullable:
+            bound |= Q(**{f"{first.name}__isnull": True})
+    return bound & condition
 
 
 def keyset_page(queryset: QuerySet, *, order: list[str], cursor: str | None, limit: int) -> Page:
-    """One page of `queryset` in `order` (which must end in a unique field) after `cursor`."""
+    """One page of `queryset` in `order` (which must end in a unique, non-null field) after `cursor`."""
+    meta = queryset.model._meta
+    columns = _columns(order, queryset.model)
     if cursor:
         values = _decode(cursor, len(order))
         try:
-            queryset = queryset.filter(_after(order, values, queryset.model))
+            typed = [
+                meta.get_field(column.name).to_python(value) for column, value in zip(columns, values, strict=True)
+            ]
+            if any(value is None and not column.is_nullable for column, value in zip(columns, typed, strict=True)):
+                raise ValueError("a cursor value is missing")
+            queryset = queryset.filter(_after(columns, typed))
         except (ValidationError, ValueError, TypeError):
             raise ValidationError({"cursor": "The cursor is not one this server handed out."}) from None
-    rows = list(queryset.order_by(*order)[: limit + 1])
+    rows = list(queryset.order_by(*[column.ordering() for column in columns])[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        meta = queryset.model._meta
-        next_cursor = _encode([getattr(last, meta.get_field(spec.lstrip("-")).attname) for spec in order])
+        next_cursor = _encode([getattr(last, meta.get_field(column.name).attname) for column in columns])
     return Page(rows=rows, next_cursor=next_cursor, limit=limit)

@@ -683,6 +683,9 @@ def test_account_list_filters_and_sorts(api_as, cast):
         big.pk,
         small.pk,
     ]
+    # An account of unknown size is listed after the smallest, not left out.
+    assert _ids(api.get("/accounts", {"sort": "employees"})) == [big.pk, small.pk, other.pk]
+    assert _every_page(api, "/accounts", {"sort": "employees", "limit": 2}) == [[big.pk, small.pk], [other.pk]]
     assert _ids(api.get("/accounts", {"is_target_account": "true"})) == [big.pk]
     assert _ids(api.get("/accounts", {"owner": "me"})) == [big.pk]
     assert _ids(api.get("/accounts", {"icp_tier": 1})) == [big.pk]
@@ -826,6 +829,20 @@ def test_opportunity_list_filters_and_sorts(api_as, cast):
     assert _ids(api.get("/opportunities", {"q": "mal"})) == [small.pk]
     assert api.get("/opportunities", {"forecast_category": "maybe"}).json()["detail"][0]["field"] == "forecast_category"
     assert api.get("/opportunities", {"stage": "won"}).json()["detail"][0]["field"] == "stage"
+
+
+def test_opportunities_without_a_close_date_are_paged_after_the_dated_ones(api_as, cast):
+    account = make_account()
+    undated = make_opportunity(account, name="Undated", close_date=None)
+    late = make_opportunity(account, name="Late", close_date=dt.date(2026, 9, 1))
+    also_undated = make_opportunity(account, name="Also undated", close_date=None)
+    early = make_opportunity(account, name="Early", close_date=dt.date(2026, 2, 1))
+    api = api_as(cast.ae)
+    expected = [early.pk, late.pk, undated.pk, also_undated.pk]
+    assert _ids(api.get("/opportunities")) == expected
+    for limit in [1, 2, 3]:
+        pages = _every_page(api, "/opportunities", {"limit": limit})
+        assert [pk for page in pages for pk in page] == expected
 
 
 # ---------------------------------------------------------------- activities
