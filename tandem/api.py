@@ -26,6 +26,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from tandem.campaigns.api import router as campaigns_router
 from tandem.crm.api import router as crm_router
+from tandem.exports.api import router as exports_router
 from tandem.integrations.models import ApiToken
 from tandem.integrations.services import token_authenticate, token_rate_check
 
@@ -212,6 +213,8 @@ def on_conflict(request, error: IntegrityError):
     return _error(request, 409, "The change conflicts with another change made at the same time; retry.")
 
 
+# Before the record routers, so that /people/export is not read as /people/{person_id}.
+api.add_router("/", exports_router)
 api.add_router("/", crm_router)
 api.add_router("/", campaigns_router)
 

@@ -4,6 +4,7 @@ from tandem.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("exports/", include("tandem.exports.urls")),
     path("", include("tandem.core.urls")),
 ]
 

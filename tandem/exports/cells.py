@@ -1,0 +1,96 @@
+"""How one value is written into an exported cell, the same for CSV and XLSX.
+
+- Text that a spreadsheet would run as a formula — starting with `=`, `+`, `-`, `@`, a tab or a
+  carriage return — gets a leading single quote (`=SUM(A1)` → `'=SUM(A1)`). The importer removes
+  that quote again, so an export imports back unchanged. Numbers (`-5`, `-12.50`) are not text
+  and are never prefixed.
+- Dates and times are ISO 8601, times with their UTC offset; booleans `true`/`false`; decimals
+  plain (`1234.50`); a missing value is an empty cell.
+- Custom-field values keep their JSON type: numbers stay numbers, lists and objects are JSON text.
+"""
+
+import json
+from collections.abc import Callable, Sequence
+
+# How a column's values are written.
+TEXT = "text"
+NUMBER = "number"
+BOOLEAN = "boolean"
+DATETIME = "datetime"
+DATE = "date"
+JSON = "json"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST_CHARACTERS = frozenset(FORMULA_STARTS)
+
+
+def neutralise(text: str) -> str:
+    """The text with a leading quote if a spreadsheet would otherwise run it as a formula."""
+    return "'" + text if text[:1] in _FORMULA_FIRST_CHARACTERS else text
+
+
+def _json_text(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def custom_cell(value):
+    """A custom-field value (any JSON value) as a cell."""
+    if value is None:
+        return None
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        return neutralise(value)
+    return neutralise(_json_text(value))
+
+
+def row_formatter(kinds: Sequence[str], custom_keys: Sequence[str]) -> Callable[[tuple], list]:
+    """A function turning one row of typed values into its list of cells.
+
+    A row holds the values of the columns described by `kinds`, then, if there are custom keys,
+    the record's custom-field dict.
+
+    It runs once per exported row, so it touches only the columns that need work: numbers pass
+    through untouched and text is only looked at for its first character.
+    """
+    width = len(kinds)
+    text_positions = [index for index, kind in enumerate(kinds) if kind == TEXT]
+    boolean_positions = [index for index, kind in enumerate(kinds) if kind == BOOLEAN]
+    time_positions = [index for index, kind in enumerate(kinds) if kind in (DATETIME, DATE)]
+    json_positions = [index for index, kind in enumerate(kinds) if kind == JSON]
+    unknown = set(kinds) - {TEXT, NUMBER, BOOLEAN, DATETIME, DATE, JSON}
+    if unknown:
+        raise ValueError(f"Unknown column kind {sorted(unknown)[0]!r}")
+    formula_first = _FORMULA_FIRST_CHARACTERS
+    no_custom_values = [None] * len(custom_keys)
+
+    def formatted(row: tuple) -> list:
+        cells = list(row[:width]) if custom_keys else list(row)
+        for index in text_positions:
+            value = cells[index]
+            if value and value[0] in formula_first:
+                cells[index] = "'" + value
+        for index in boolean_positions:
+            value = cells[index]
+            if value is not None:
+                cells[index] = "true" if value else "false"
+        for index in time_positions:
+            value = cells[index]
+            if value is not None:
+                cells[index] = value.isoformat()
+        for index in json_positions:
+            value = cells[index]
+            if value is not None:
+                cells[index] = neutralise(_json_text(value))
+        if custom_keys:
+            values = row[width]
+            if values and isinstance(values, dict):
+                cells += [custom_cell(values.get(key)) for key in custom_keys]
+            else:
+                cells += no_custom_values
+        return cells
+
+    return formatted
