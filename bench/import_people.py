@@ -410,8 +410,9 @@ def run_import(path: Path, database_url: str) -> dict:
     """Run `tandem import people` once; the summary plus wall seconds and the child's peak memory in MiB."""
     command = [str(TANDEM), "import", "people", str(path), "--mapping", "hubspot", "--format", "json"]
     with tempfile.NamedTemporaryFile("r", suffix=".time") as measured:
-        if shutil.which("time") or Path("/usr/bin/time").exists():
-            command = ["/usr/bin/time", "-v", "-o", measured.name, *command]
+        timer = shutil.which("time")  # GNU time reports the child's own peak memory
+        if timer:
+            command = [timer, "-v", "-o", measured.name, *command]
         started = time.perf_counter()
         done = subprocess.run(command, env=child_environment(database_url), capture_output=True, text=True)
         seconds = time.perf_counter() - started
@@ -424,7 +425,7 @@ def run_import(path: Path, database_url: str) -> dict:
         raise BenchmarkError(f"the import printed no JSON summary: {done.stdout[-500:]!r}") from None
     if found:
         peak_kib = int(found.group(1))
-    else:  # no /usr/bin/time: the largest child so far, which is this one or a bigger earlier one
+    else:  # no GNU time: the largest child so far, which is this one or a bigger earlier one
         import resource
 
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
