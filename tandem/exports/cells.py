@@ -4,8 +4,8 @@
   carriage return — gets a leading single quote (`=SUM(A1)` → `'=SUM(A1)`). The importer removes
   that quote again, so an export imports back unchanged. Numbers (`-5`, `-12.50`) are not text
   and are never prefixed.
-- Dates and times are ISO 8601, times with their UTC offset; booleans `true`/`false`; decimals
-  plain (`1234.50`); a missing value is an empty cell.
+- Dates and times are ISO 8601, times to the microsecond with their UTC offset; booleans
+  `true`/`false`; decimals plain (`1234.50`); a missing value is an empty cell.
 - Custom-field values keep their JSON type: numbers stay numbers, lists and objects are JSON text.
 """
 
@@ -29,7 +29,8 @@ def neutralise(text: str) -> str:
 
 
 def _json_text(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Spaced like PostgreSQL prints JSON, so the text is the same whichever database wrote the file.
+    return json.dumps(value, ensure_ascii=False)
 
 
 def custom_cell(value):
@@ -59,7 +60,8 @@ def row_formatter(kinds: Sequence[str], custom_keys: Sequence[str]) -> Callable[
     width = len(kinds)
     text_positions = [index for index, kind in enumerate(kinds) if kind == TEXT]
     boolean_positions = [index for index, kind in enumerate(kinds) if kind == BOOLEAN]
-    time_positions = [index for index, kind in enumerate(kinds) if kind in (DATETIME, DATE)]
+    datetime_positions = [index for index, kind in enumerate(kinds) if kind == DATETIME]
+    date_positions = [index for index, kind in enumerate(kinds) if kind == DATE]
     json_positions = [index for index, kind in enumerate(kinds) if kind == JSON]
     unknown = set(kinds) - {TEXT, NUMBER, BOOLEAN, DATETIME, DATE, JSON}
     if unknown:
@@ -77,7 +79,12 @@ def row_formatter(kinds: Sequence[str], custom_keys: Sequence[str]) -> Callable[
             value = cells[index]
             if value is not None:
                 cells[index] = "true" if value else "false"
-        for index in time_positions:
+        for index in datetime_positions:
+            value = cells[index]
+            if value is not None:
+                # Always with microseconds, as PostgreSQL writes them (tandem/exports/postgres.py).
+                cells[index] = value.isoformat(timespec="microseconds")
+        for index in date_positions:
             value = cells[index]
             if value is not None:
                 cells[index] = value.isoformat()

@@ -149,16 +149,24 @@ FILTER_CLASSES = {
 
 @dataclass(frozen=True)
 class ExportRows:
-    """What an export writes: its header and its rows of typed values, in header order.
+    """What an export writes: its header, and its rows of typed values in header order.
 
-    `custom_keys` are the custom-field keys present in the exported rows; their values arrive as
-    one dict at the end of each row (`kinds` describes the columns before it).
+    `values` is the `values_list` query of the rows, in id order; `custom_keys` are the
+    custom-field keys present in them, whose values arrive as one dict at the end of each row
+    (`kinds` describes the columns before it).
     """
 
     header: list[str]
     kinds: list[str]
     custom_keys: list[str]
-    rows: Iterator[tuple] = field(repr=False)
+    values: QuerySet = field(repr=False)
+    # The filtered records in id order, and the ORM paths of the columns, for other row shapes.
+    queryset: QuerySet = field(repr=False)
+    sources: list[str] = field(repr=False)
+
+    def iterate(self) -> Iterator[tuple]:
+        """The rows, read through a database cursor CHUNK_ROWS at a time."""
+        return self.values.iterator(chunk_size=CHUNK_ROWS)
 
 
 def _check_known(values: list[str], known: list[str], name: str) -> None:
@@ -300,13 +308,14 @@ def export_rows(kind: str, filters: Filters) -> ExportRows:
     columns = COLUMNS[kind]
     queryset = export_queryset(kind, filters)
     custom_keys = custom_field_keys(queryset) if kind in KINDS_WITH_CUSTOM_FIELDS else []
-    sources = [column.source for column in columns] + (["custom_fields"] if custom_keys else [])
-    rows = queryset.values_list(*sources).iterator(chunk_size=CHUNK_ROWS)
+    sources = [column.source for column in columns]
     return ExportRows(
         header=[column.header for column in columns] + [CUSTOM_PREFIX + key for key in custom_keys],
         kinds=[column.kind for column in columns],
         custom_keys=custom_keys,
-        rows=rows,
+        values=queryset.values_list(*sources, *(["custom_fields"] if custom_keys else [])),
+        queryset=queryset,
+        sources=sources,
     )
 
 
@@ -319,7 +328,9 @@ def read_snapshot():
     IMMEDIATE, which would hold the write lock for as long as the export runs.
     """
     if connection.in_atomic_block:
-        yield
+        # Inside a caller's transaction: a savepoint, so that an export cut short leaves it usable.
+        with transaction.atomic():
+            yield
     elif connection.vendor == "postgresql":
         with transaction.atomic():
             with connection.cursor() as cursor:

@@ -9,17 +9,20 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
+from django.db import connection
 from django.utils import timezone
 
 from tandem.audit.actors import as_actor
 from tandem.audit.services import audit_record
-from tandem.exports import selectors
+from tandem.exports import postgres, selectors
 from tandem.exports.cells import row_formatter
 from tandem.exports.models import Export, ExportFormat, ExportKind
 from tandem.exports.selectors import Filters
-from tandem.exports.writers import XLSX_MAX_DATA_ROWS, ExportTooLargeError, Progress, csv_chunks, write_csv, write_xlsx
+from tandem.exports.writers import XLSX_MAX_DATA_ROWS, ExportTooLargeError, Progress, csv_chunks, csv_line, write_xlsx
+
+WRITE_BUFFER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,8 @@ def export_record(
 
 
 @contextmanager
-def _formatted_rows(kind: str, filters: Filters, *, max_rows: int | None = None):
-    """The header and the rows of cells of one list, read in one snapshot of the data.
+def _snapshot_rows(kind: str, filters: Filters, *, max_rows: int | None = None) -> Iterator[selectors.ExportRows]:
+    """The rows of one list, all read in one snapshot of the data.
 
     With `max_rows`, more rows than that are refused (ExportTooLargeError) before any is read.
     """
@@ -96,9 +99,24 @@ def _formatted_rows(kind: str, filters: Filters, *, max_rows: int | None = None)
                     f"An XLSX sheet holds at most {max_rows:,} rows; these {kind} are {count:,}. "
                     "Export to CSV, or narrow the filters."
                 )
-        rows = selectors.export_rows(kind, filters)
-        with closing(rows.rows):
-            yield rows.header, map(row_formatter(rows.kinds, rows.custom_keys), rows.rows)
+        yield selectors.export_rows(kind, filters)
+
+
+def _cells(rows: selectors.ExportRows) -> Iterator[list]:
+    formatted = row_formatter(rows.kinds, rows.custom_keys)
+    with closing(rows.iterate()) as values:
+        yield from map(formatted, values)
+
+
+def _csv_chunks(kind: str, filters: Filters, *, progress: Progress) -> Iterator[bytes]:
+    """The CSV of one list as UTF-8 chunks, header first."""
+    with _snapshot_rows(kind, filters) as rows:
+        yield csv_line(rows.header)
+        if connection.vendor == "postgresql":
+            statement, params = postgres.copy_statement(rows)
+            yield from postgres.copy_csv_chunks(statement, params, progress=progress)
+        else:
+            yield from csv_chunks(_cells(rows), progress=progress)
 
 
 def export_write(
@@ -107,13 +125,12 @@ def export_write(
     kind: str,
     filters: Filters,
     file_format: str,
-    target: str | TextIO | BinaryIO,
+    target: str | BinaryIO,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """Write one list to `target` and record the export.
+    """Write one list to `target` (a path, or a binary file) and record the export.
 
-    CSV goes to a text stream opened with newline='' (UTF-8 for files); XLSX to a path or a
-    binary file. Raises ExportTooLargeError, before writing anything, for more rows than XLSX holds.
+    Raises ExportTooLargeError, before writing anything, for more rows than XLSX holds.
     """
     kind, file_format = ExportKind(kind), ExportFormat(file_format)
     selectors.check_filters(kind, filters)
@@ -122,11 +139,12 @@ def export_write(
     is_complete = False
     try:
         if file_format == ExportFormat.CSV:
-            with _formatted_rows(kind, filters) as (header, rows):
-                write_csv(target, header, rows, progress=tally)
+            with _open_binary(target) as out:
+                for chunk in _csv_chunks(kind, filters, progress=tally):
+                    out.write(chunk)
         else:
-            with _formatted_rows(kind, filters, max_rows=XLSX_MAX_DATA_ROWS) as (header, rows):
-                write_xlsx(target, header, rows, sheet_title=kind.label, progress=tally)
+            with _snapshot_rows(kind, filters, max_rows=XLSX_MAX_DATA_ROWS) as rows:
+                write_xlsx(target, rows.header, _cells(rows), sheet_title=kind.label, progress=tally)
         is_complete = True
     finally:
         # A refusal before the first row leaves nothing to record; anything else is on the record.
@@ -136,6 +154,15 @@ def export_write(
                 is_complete=is_complete, started_at=started_at,
             )  # fmt: skip
     return ExportResult(export=export, row_count=tally.rows, seconds=time.perf_counter() - started)
+
+
+@contextmanager
+def _open_binary(target: str | BinaryIO) -> Iterator[BinaryIO]:
+    if isinstance(target, str):
+        with open(target, "wb", buffering=WRITE_BUFFER_BYTES) as out:
+            yield out
+    else:
+        yield target
 
 
 def export_csv_stream(*, by, kind: str, filters: Filters) -> Iterator[bytes]:
@@ -154,8 +181,7 @@ def _csv_stream(*, by, kind: ExportKind, filters: Filters) -> Iterator[bytes]:
     tally = _Tally()
     is_complete = False
     try:
-        with _formatted_rows(kind, filters) as (header, rows):
-            yield from csv_chunks(header, rows, progress=tally)
+        yield from _csv_chunks(kind, filters, progress=tally)
         is_complete = True
     finally:
         # Also when the client went away mid-download: what was sent is on the record.

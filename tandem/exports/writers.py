@@ -1,6 +1,6 @@
 """Write exported rows as CSV (UTF-8, comma, header row) or as an XLSX workbook with one sheet.
 
-Both stream: CSV in batches of rows, XLSX through openpyxl's write-only mode, so memory stays
+Both stream: CSV in chunks of rows, XLSX through openpyxl's write-only mode, so memory stays
 flat however many rows there are. Cells arrive already formatted (tandem/exports/cells.py).
 """
 
@@ -10,7 +10,7 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import islice
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -22,6 +22,8 @@ XLSX_MAX_CELL_CHARACTERS = 32_767
 # Excel keeps 15 significant digits of a number; larger ones are written as text to stay exact.
 XLSX_MAX_NUMBER_DIGITS = 15
 BATCH_ROWS = 2_000
+# PostgreSQL's COPY ends lines with \n; the CSV is the same whichever database wrote it.
+CSV_LINE_END = "\n"
 
 Progress = Callable[[int], None]
 """Called with the number of rows written so far, after every batch."""
@@ -37,24 +39,17 @@ def _batches(rows: Iterable[list]) -> Iterator[list[list]]:
         yield batch
 
 
-def write_csv(stream: TextIO, header: Sequence[str], rows: Iterable[list], *, progress: Progress | None = None) -> int:
-    """Write the header and the rows to a text stream (opened with newline=''); return the row count."""
-    writer = csv.writer(stream)
-    writer.writerow(header)
-    count = 0
-    for batch in _batches(rows):
-        writer.writerows(batch)
-        count += len(batch)
-        if progress:
-            progress(count)
-    return count
-
-
-def csv_chunks(header: Sequence[str], rows: Iterable[list], *, progress: Progress | None = None) -> Iterator[bytes]:
-    """The CSV as UTF-8 chunks of a few thousand rows each, for a streamed HTTP response."""
+def csv_line(cells: Sequence) -> bytes:
+    """One CSV line, e.g. the header."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
+    csv.writer(buffer, lineterminator=CSV_LINE_END).writerow(cells)
+    return buffer.getvalue().encode()
+
+
+def csv_chunks(rows: Iterable[list], *, progress: Progress | None = None) -> Iterator[bytes]:
+    """The rows as UTF-8 CSV lines, a few thousand rows to a chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=CSV_LINE_END)
     count = 0
     for batch in _batches(rows):
         writer.writerows(batch)
@@ -64,8 +59,6 @@ def csv_chunks(header: Sequence[str], rows: Iterable[list], *, progress: Progres
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
-    if buffer.tell():  # no rows at all: the header alone
-        yield buffer.getvalue().encode()
 
 
 def _too_many_digits(value: int | Decimal) -> bool:

@@ -109,6 +109,6 @@ def make_records(cast):
 
 def export_csv(kind: str, filters, *, by=EXPORTER) -> list[list[str]]:
     """The exported CSV of one list, read back as rows of text (header first)."""
-    out = io.StringIO(newline="")
+    out = io.BytesIO()
     services.export_write(by=by, kind=kind, filters=filters, file_format="csv", target=out)
-    return list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+    return list(csv.reader(io.StringIO(out.getvalue().decode(), newline="")))

@@ -48,7 +48,7 @@ def test_a_row_is_formatted_by_column_kind():
         "false",
         "2025-03-04T05:06:07.000891+00:00",
         "2025-12-31",
-        '{"a":[1,"é"]}',
+        '{"a": [1, "é"]}',
         "ok",
     ]
 
@@ -77,8 +77,8 @@ def test_custom_fields_become_one_cell_per_key_in_key_order():
         (-12.5, -12.5),
         ("-cmd", "'-cmd"),
         ("text", "text"),
-        (["a", 1], '["a",1]'),
-        ({"k": "v"}, '{"k":"v"}'),
+        (["a", 1], '["a", 1]'),
+        ({"k": "v"}, '{"k": "v"}'),
     ],
 )
 def test_custom_field_values_keep_their_json_type(value, cell):

@@ -30,7 +30,7 @@ def test_a_row_whose_custom_fields_are_not_an_object_gets_empty_custom_cells():
     rows = export_rows("people", PersonFilters())
 
     assert rows.custom_keys == ["alpha"]
-    assert [row[-1] for row in rows.rows] == [{"alpha": "x"}, ["x"]]
+    assert [row[-1] for row in rows.iterate()] == [{"alpha": "x"}, ["x"]]
 
 
 def test_an_export_reads_its_rows_in_two_queries_whatever_their_number(django_assert_num_queries):
@@ -40,7 +40,7 @@ def test_an_export_reads_its_rows_in_two_queries_whatever_their_number(django_as
 
     # The custom-field keys, then the rows with their account and owner joined.
     with django_assert_num_queries(2):
-        rows = list(export_rows("people", PersonFilters()).rows)
+        rows = list(export_rows("people", PersonFilters()).iterate())
 
     assert len(rows) == 30
     assert rows[0][9] == "Acme"
@@ -50,7 +50,7 @@ def test_rows_come_in_id_order():
     late = make_person(email="z@acme.com")
     early = make_person(email="a@acme.com")
 
-    assert [row[0] for row in export_rows("people", PersonFilters()).rows] == [late.pk, early.pk]
+    assert [row[0] for row in export_rows("people", PersonFilters()).iterate()] == [late.pk, early.pk]
 
 
 def _every_page(load) -> list[int]:
@@ -82,7 +82,7 @@ def test_account_export_holds_the_rows_the_account_list_shows(cast, filters):
 
     listed = _every_page(lambda cursor: crm_selectors.account_list(filters=filters, cursor=cursor, limit=2))
 
-    assert [row[0] for row in export_rows("accounts", filters).rows] == listed
+    assert [row[0] for row in export_rows("accounts", filters).iterate()] == listed
     assert listed
 
 
@@ -107,5 +107,5 @@ def test_opportunity_export_holds_the_rows_the_opportunity_list_shows(cast, filt
 
     listed = _every_page(lambda cursor: crm_selectors.opportunity_list(filters=filters, cursor=cursor, limit=2))
 
-    assert [row[0] for row in export_rows("opportunities", filters).rows] == listed
+    assert [row[0] for row in export_rows("opportunities", filters).iterate()] == listed
     assert listed

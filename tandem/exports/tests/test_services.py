@@ -1,15 +1,17 @@
 """Exports of each list: columns, values, filters, XLSX, and the record of who exported what."""
 
+import csv
 import io
 
 import pytest
+from django.db import connection
 from openpyxl import load_workbook
 
 from tandem.audit.models import AuditEntry
 from tandem.crm.selectors import AccountFilters, OpportunityFilters, PersonFilters
-from tandem.exports import services, writers
-from tandem.exports.models import Export
-from tandem.exports.selectors import TouchpointFilters
+from tandem.exports import postgres, selectors, services, writers
+from tandem.exports.models import Export, ExportKind
+from tandem.exports.selectors import FILTER_CLASSES, TouchpointFilters
 from tandem.exports.tests.factories import CREATED_AT_TEXT, EXPORTER, export_csv, make_records
 from tandem.exports.writers import ExportTooLargeError
 
@@ -105,7 +107,7 @@ def test_touchpoint_export_has_the_import_columns_and_exact_values(records):
         [
             str(visit.pk), "evt-1", "pat@acme.com", "P-1", "", "page_view", "paid_social", "Spring webinar",
             "linkedin", "paid_social", "spring", "", "", "https://acme.com/pricing", "https://www.linkedin.com/",
-            CREATED_AT_TEXT, '{"title":"Pricing","scroll":80}',
+            CREATED_AT_TEXT, '{"title": "Pricing", "scroll": 80}',
         ],
         [
             str(anonymous.pk), "", "", "", "anon-7", "form_submit", "", "", "", "", "", "", "", "", "", CREATED_AT_TEXT,
@@ -240,23 +242,51 @@ def test_xlsx_refuses_a_text_longer_than_a_cell_holds(records):
 
 def test_a_stream_stopped_early_is_recorded_with_the_rows_already_sent(records, monkeypatch):
     monkeypatch.setattr(writers, "BATCH_ROWS", 1)
+    monkeypatch.setattr(postgres, "CHUNK_BYTES", 1)
     stream = services.export_csv_stream(by=EXPORTER, kind="people", filters=PersonFilters())
 
-    first = next(stream)
+    header, first = next(stream), next(stream)
     stream.close()
 
-    assert first.decode().splitlines()[0].startswith("id,external_id,email,")
+    assert header.decode().startswith("id,external_id,email,")
+    assert first.decode().startswith(f"{records['pat'].pk},P-1,pat@acme.com,")
     export = Export.objects.get()
     assert (export.row_count, export.is_complete) == (1, False)
     assert AuditEntry.objects.get(action="export").summary == "Exported 1 people as CSV (stopped early)"
 
 
 def test_a_streamed_export_gives_the_same_bytes_as_a_written_one(records):
-    written = io.StringIO(newline="")
+    written = io.BytesIO()
     services.export_write(by=EXPORTER, kind="people", filters=PersonFilters(), file_format="csv", target=written)
 
     streamed = b"".join(services.export_csv_stream(by=EXPORTER, kind="people", filters=PersonFilters()))
 
-    assert streamed.decode() == written.getvalue()
-    assert streamed.count(b"\r\n") == 3
+    assert streamed == written.getvalue()
+    assert streamed.count(b"\n") == 3
     assert [export.is_complete for export in Export.objects.all()] == [True, True]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's")
+@pytest.mark.parametrize("kind", ["accounts", "people", "opportunities", "touchpoints"])
+def test_postgresql_writes_the_same_cells_as_the_portable_path(records, kind):
+    from tandem.crm.models import Person
+
+    Person.objects.filter(pk=records["kim"].pk).update(
+        title='Line one\nline "two", three',
+        first_name="\tTab",
+        last_name="Ünïcødé ✓",
+        custom_fields={"text": "-x", "ratio": 1.5, "off": False, "gone": None, "list": ["a", 1], "map": {"k": "v"}},
+    )
+    filters = FILTER_CLASSES[ExportKind(kind)]()
+
+    with selectors.read_snapshot():
+        rows = selectors.export_rows(kind, filters)
+        statement, params = postgres.copy_statement(rows)
+        copied = b"".join(postgres.copy_csv_chunks(statement, params))
+        portable = b"".join(writers.csv_chunks(services._cells(rows)))
+
+    def parsed(data: bytes) -> list[list[str]]:
+        return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+    assert parsed(copied) == parsed(portable)
+    assert len(parsed(copied)) == 2

@@ -2,7 +2,6 @@
 
 import argparse
 import datetime as dt
-import io
 import os
 import sys
 from pathlib import Path
@@ -19,8 +18,6 @@ from tandem.exports.selectors import TouchpointFilters, check_filters, export_co
 from tandem.exports.writers import ExportTooLargeError
 from tandem.lib.validation_messages import describe_validation_error
 from tandem.users.models import User
-
-WRITE_BUFFER_BYTES = 1 << 20
 
 
 def _owner_id(email: str | None) -> int | None:
@@ -98,6 +95,19 @@ def _file_format(out: str | None, requested: str | None) -> str:
     return suffix
 
 
+class _TextSink:
+    """Lets the CSV's bytes go to a text stream (as `call_command(stdout=StringIO())` passes)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode())
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 class Command(BaseCommand):
     help = "Export accounts, people, opportunities or touchpoints to CSV or XLSX, with the lists' filters."
 
@@ -172,19 +182,17 @@ class Command(BaseCommand):
     def _to_stdout(self, by, kind, filters, options):
         stream = options.get("stdout") or sys.stdout
         stream.flush()
-        binary = getattr(stream, "buffer", None)
-        text = io.TextIOWrapper(binary, encoding="utf-8", newline="") if binary else stream
+        binary = getattr(stream, "buffer", None) or _TextSink(stream)
         try:
-            result = services.export_write(by=by, kind=kind, filters=filters, file_format=ExportFormat.CSV, target=text)
-            text.flush()
+            result = services.export_write(
+                by=by, kind=kind, filters=filters, file_format=ExportFormat.CSV, target=binary
+            )
+            binary.flush()
             return result
         except BrokenPipeError:
             # The reader stopped early (`tandem export people | head`): stop quietly, as other tools do.
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
             raise SystemExit(1) from None
-        finally:
-            if binary:
-                text.detach()
 
     def _to_file(self, by, kind, filters, file_format, path: Path, *, progress_stream):
         # Written next to the target and renamed at the end: a failed export leaves no half file.
@@ -200,17 +208,10 @@ class Command(BaseCommand):
             bar.update(rows - bar.n)
 
         try:
-            if file_format == ExportFormat.CSV:
-                with partial.open("w", encoding="utf-8", newline="", buffering=WRITE_BUFFER_BYTES) as target:
-                    result = services.export_write(
-                        by=by, kind=kind, filters=filters, file_format=file_format, target=target,
-                        progress=progress if bar else None,
-                    )  # fmt: skip
-            else:
-                result = services.export_write(
-                    by=by, kind=kind, filters=filters, file_format=file_format, target=str(partial),
-                    progress=progress if bar else None,
-                )  # fmt: skip
+            result = services.export_write(
+                by=by, kind=kind, filters=filters, file_format=file_format, target=str(partial),
+                progress=progress if bar else None,
+            )  # fmt: skip
             os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
