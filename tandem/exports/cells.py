@@ -2,14 +2,15 @@
 
 - Text that a spreadsheet would run as a formula — starting with `=`, `+`, `-`, `@`, a tab or a
   carriage return — gets a leading single quote (`=SUM(A1)` → `'=SUM(A1)`). The importer removes
-  that quote again, so an export imports back unchanged. Numbers (`-5`, `-12.50`) are not text
-  and are never prefixed.
+  that quote again, so an export imports back unchanged. Numbers (`-5`, `-12.50`), and text that
+  is just such a number, are never prefixed: a spreadsheet reads them as numbers.
 - Dates and times are ISO 8601, times to the microsecond with their UTC offset; booleans
   `true`/`false`; decimals plain (`1234.50`); a missing value is an empty cell.
 - Custom-field values keep their JSON type: numbers stay numbers, lists and objects are JSON text.
 """
 
 import json
+import re
 from collections.abc import Callable, Sequence
 
 # How a column's values are written.
@@ -23,9 +24,15 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST_CHARACTERS = frozenset(FORMULA_STARTS)
 
 
+# A plain number written as text (a custom field "-5") is read as that number, never run: no quote.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def neutralise(text: str) -> str:
     """The text with a leading quote if a spreadsheet would otherwise run it as a formula."""
-    return "'" + text if text[:1] in _FORMULA_FIRST_CHARACTERS else text
+    if text[:1] in _FORMULA_FIRST_CHARACTERS and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _json_text(value) -> str:
@@ -74,7 +81,7 @@ def row_formatter(kinds: Sequence[str], custom_keys: Sequence[str]) -> Callable[
         for index in text_positions:
             value = cells[index]
             if value and value[0] in formula_first:
-                cells[index] = "'" + value
+                cells[index] = neutralise(value)
         for index in boolean_positions:
             value = cells[index]
             if value is not None:

@@ -19,7 +19,10 @@ CHUNK_BYTES = 1 << 16
 
 # The SQL of cells.neutralise: a leading quote before text a spreadsheet would run (= + - @ tab CR).
 # ascii() reads the code of the first character without copying the text: far cheaper than left().
-_NEUTRALISED = "CASE WHEN ascii({0}) IN (61, 43, 45, 64, 9, 13) THEN '''' || {0} ELSE {0} END"
+# Text that is just a number ("-5") is left alone, as in cells.neutralise.
+_NEUTRALISED = (
+    "CASE WHEN ascii({0}) IN (61, 43, 45, 64, 9, 13) AND {0} !~ '^-?[0-9]+([.][0-9]+)?$' THEN '''' || {0} ELSE {0} END"
+)
 _CELLS = {
     NUMBER: "{0}",
     TEXT: _NEUTRALISED,

@@ -19,7 +19,7 @@ EXPORTER = Actor.system("tests")
 
 
 def make_records(cast):
-    """An account, two people (one without email, account or owner) and two opportunities."""
+    """Two accounts, two people (one without email, account or owner), two opportunities, two touchpoints."""
     with time_machine.travel(CREATED_AT, tick=False):
         account = make_account(
             name="Acme",
@@ -59,7 +59,7 @@ def make_records(cast):
             custom_fields={"persona": "=cmd", "budget": -5, "vip": True},
         )
         Person.objects.filter(pk=pat.pk).update(fit_score=72, engagement_score=41, predictive_score=-3)
-        kim = make_person(email="kim@example.org", stage="lead", last_name="-Kim")
+        kim = make_person(email="kim@example.org", stage="lead", last_name="-Kim", external_id="P-2")
         Person.objects.filter(pk=kim.pk).update(email=None)
         deal = make_opportunity(
             account,

@@ -17,7 +17,11 @@ from tandem.exports.cells import BOOLEAN, DATE, DATETIME, JSON, NUMBER, TEXT, cu
         ("@x", "'@x"),
         ("\t=1", "'\t=1"),
         ("\r=1", "'\r=1"),
-        ("-5", "'-5"),
+        ("-5", "-5"),
+        ("-12.50", "-12.50"),
+        ("-1e5", "'-1e5"),
+        ("-5 ", "'-5 "),
+        ("-٣", "'-٣"),
         ("plain", "plain"),
         ("a=b", "a=b"),
         ("'quoted", "'quoted"),
@@ -28,10 +32,11 @@ def test_text_a_spreadsheet_would_run_gets_a_leading_quote(text, cell):
     assert neutralise(text) == cell
 
 
-def test_numbers_are_never_prefixed():
+def test_numbers_are_never_prefixed_even_as_text():
     formatted = row_formatter([NUMBER, NUMBER, NUMBER], [])
 
     assert formatted((-5, Decimal("-12.50"), 7)) == [-5, Decimal("-12.50"), 7]
+    assert row_formatter([TEXT, TEXT], [])(("-5", "-12.50")) == ["-5", "-12.50"]
 
 
 def test_a_row_is_formatted_by_column_kind():
@@ -76,6 +81,7 @@ def test_custom_fields_become_one_cell_per_key_in_key_order():
         (-5, -5),
         (-12.5, -12.5),
         ("-cmd", "'-cmd"),
+        ("-5", "-5"),
         ("text", "text"),
         (["a", 1], '["a", 1]'),
         ({"k": "v"}, '{"k": "v"}'),

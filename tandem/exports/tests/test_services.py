@@ -57,7 +57,7 @@ def test_people_export_has_the_import_columns_and_exact_values(records):
     ]  # fmt: skip
     assert account.pk != kim.account_id
     assert rows[2] == [
-        str(kim.pk), "", "", "", "'-Kim", "", "", "", "", "", "lead", "new", "", "", "", "", "", "", "",
+        str(kim.pk), "P-2", "", "", "'-Kim", "", "", "", "", "", "lead", "new", "", "", "", "", "", "", "",
         "0", "0", "", "", "false", "false", CREATED_AT_TEXT, "", "", "",
     ]  # fmt: skip
     assert len(rows) == 3
