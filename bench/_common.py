@@ -94,15 +94,19 @@ def write_result(
     target: float,
     params: dict,
     database: str,
+    higher_is_better: bool = False,
 ) -> dict:
-    """Write bench/results/<benchmark>.json and print the figure with its target beside it."""
+    """Write bench/results/<benchmark>.json and print the figure with its target beside it.
+
+    The target is a ceiling (milliseconds, seconds), or a floor with `higher_is_better` (rows per second).
+    """
     result = {
         "benchmark": benchmark,
         "metric": metric,
         "value": round(value, 2),
         "unit": unit,
         "target": target,
-        "meets_target": value <= target,
+        "meets_target": value >= target if higher_is_better else value <= target,
         "params": params,
         "database": database,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -110,5 +114,6 @@ def write_result(
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{benchmark}.json").write_text(json.dumps(result, indent=2) + "\n")
     verdict = "meets target" if result["meets_target"] else "MISSES target"
-    print(f"{benchmark}: {metric} = {result['value']} {unit} (target <= {target}) — {verdict}")
+    sign = ">=" if higher_is_better else "<="
+    print(f"{benchmark}: {metric} = {result['value']} {unit} (target {sign} {target}) — {verdict}")
     return result
