@@ -4,7 +4,7 @@
   carriage return — gets a leading single quote (`=SUM(A1)` → `'=SUM(A1)`). The importer removes
   that quote again, so an export imports back unchanged. Numbers (`-5`, `-12.50`), and text that
   is just such a number, are never prefixed: a spreadsheet reads them as numbers.
-- Dates and times are ISO 8601, times to the microsecond with their UTC offset; booleans
+- Dates and times are ISO 8601, times with their UTC offset and any fraction of a second; booleans
   `true`/`false`; decimals plain (`1234.50`); a missing value is an empty cell.
 - Custom-field values keep their JSON type: numbers stay numbers, lists and objects are JSON text.
 """
@@ -38,6 +38,15 @@ def neutralise(text: str) -> str:
 def _json_text(value) -> str:
     # Spaced like PostgreSQL prints JSON, so the text is the same whichever database wrote the file.
     return json.dumps(value, ensure_ascii=False)
+
+
+def iso_datetime(value) -> str:
+    """ISO 8601 with the offset; a fraction of a second without trailing zeros, as PostgreSQL writes it."""
+    text = value.isoformat()
+    if value.microsecond and value.microsecond % 10 == 0:
+        # 'YYYY-MM-DDTHH:MM:SS.ffffff' is 26 characters; the offset follows.
+        text = text[:26].rstrip("0") + text[26:]
+    return text
 
 
 def custom_cell(value):
@@ -89,8 +98,7 @@ def row_formatter(kinds: Sequence[str], custom_keys: Sequence[str]) -> Callable[
         for index in datetime_positions:
             value = cells[index]
             if value is not None:
-                # Always with microseconds, as PostgreSQL writes them (tandem/exports/postgres.py).
-                cells[index] = value.isoformat(timespec="microseconds")
+                cells[index] = iso_datetime(value)
         for index in date_positions:
             value = cells[index]
             if value is not None:

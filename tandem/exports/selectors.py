@@ -327,14 +327,23 @@ def read_snapshot():
     than materialise its result). On SQLite a deferred transaction: Django opens SQLite transactions
     IMMEDIATE, which would hold the write lock for as long as the export runs.
     """
-    if connection.in_atomic_block:
-        # Inside a caller's transaction: a savepoint, so that an export cut short leaves it usable.
-        with transaction.atomic():
-            yield
-    elif connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        is_outermost = not connection.in_atomic_block
+        # Inside a caller's transaction this is a savepoint, so an export cut short leaves it usable.
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                if is_outermost:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                # Rows stream out in id order through simple expressions: compiling them (JIT) and
+                # merging parallel workers' rows back into order cost more than they save.
+                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                # The text form of dates and times that tandem/exports/postgres.py builds cells from.
+                cursor.execute("SET LOCAL DateStyle = 'ISO'")
+                cursor.execute("SET LOCAL TimeZone = 'UTC'")
+            yield
+    elif connection.in_atomic_block:
+        with transaction.atomic():
             yield
     elif connection.vendor == "sqlite":
         connection.ensure_connection()

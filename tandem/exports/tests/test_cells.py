@@ -5,7 +5,18 @@ from decimal import Decimal
 
 import pytest
 
-from tandem.exports.cells import BOOLEAN, DATE, DATETIME, JSON, NUMBER, TEXT, custom_cell, neutralise, row_formatter
+from tandem.exports.cells import (
+    BOOLEAN,
+    DATE,
+    DATETIME,
+    JSON,
+    NUMBER,
+    TEXT,
+    custom_cell,
+    iso_datetime,
+    neutralise,
+    row_formatter,
+)
 
 
 @pytest.mark.parametrize(
@@ -89,3 +100,16 @@ def test_custom_fields_become_one_cell_per_key_in_key_order():
 )
 def test_custom_field_values_keep_their_json_type(value, cell):
     assert custom_cell(value) == cell
+
+
+@pytest.mark.parametrize(
+    ("microsecond", "text"),
+    [
+        (0, "2025-03-04T05:06:07+00:00"),
+        (500_000, "2025-03-04T05:06:07.5+00:00"),
+        (120, "2025-03-04T05:06:07.00012+00:00"),
+        (891, "2025-03-04T05:06:07.000891+00:00"),
+    ],
+)
+def test_times_carry_their_fraction_of_a_second_without_trailing_zeros(microsecond, text):
+    assert iso_datetime(dt.datetime(2025, 3, 4, 5, 6, 7, microsecond, tzinfo=dt.UTC)) == text

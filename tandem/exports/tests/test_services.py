@@ -1,6 +1,7 @@
 """Exports of each list: columns, values, filters, XLSX, and the record of who exported what."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -275,7 +276,19 @@ def test_postgresql_writes_the_same_cells_as_the_portable_path(records, kind):
         title='Line one\nline "two", three',
         first_name="\tTab",
         last_name="Ünïcødé ✓",
-        custom_fields={"text": "-x", "ratio": 1.5, "off": False, "gone": None, "list": ["a", 1], "map": {"k": "v"}},
+        custom_fields={
+            "text": "-x",
+            "number_text": "-5",
+            "ratio": -1.5,
+            "off": False,
+            "gone": None,
+            "list": ["a", 1],
+            "map": {"k": "=v"},
+        },
+        created_at=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+    )
+    Person.objects.filter(pk=records["pat"].pk).update(
+        created_at=dt.datetime(2025, 1, 2, 3, 4, 5, 500000, tzinfo=dt.UTC)
     )
     filters = FILTER_CLASSES[ExportKind(kind)]()
 
