@@ -3,8 +3,7 @@
 Reading a million rows into Python objects only to turn them back into text costs more than the
 rest of an export together; on PostgreSQL the same cells are built in SQL, by the rules of
 tandem/exports/cells.py, and `COPY ... TO STDOUT` hands over finished CSV lines. The portable
-path (Python formatting) still writes XLSX, and CSV on SQLite; tests hold the two to the same
-cells.
+path (Python formatting) still writes XLSX; tests hold the two to the same cells.
 """
 
 from collections.abc import Callable, Iterator

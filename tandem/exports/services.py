@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tandem.audit.actors import as_actor
 from tandem.audit.services import audit_record
-from tandem.exports import postgres, selectors
+from tandem.exports import postgres, selectors, sqlite
 from tandem.exports.cells import row_formatter
 from tandem.exports.models import Export, ExportFormat, ExportKind
 from tandem.exports.selectors import Filters
@@ -112,9 +112,12 @@ def _csv_chunks(kind: str, filters: Filters, *, progress: Progress) -> Iterator[
     """The CSV of one list as UTF-8 chunks, header first."""
     with _snapshot_rows(kind, filters) as rows:
         yield csv_line(rows.header)
+        # The database builds the cells: PostgreSQL writes the CSV lines too, SQLite hands over rows.
         if connection.vendor == "postgresql":
             statement, params = postgres.copy_statement(rows)
             yield from postgres.copy_csv_chunks(statement, params, progress=progress)
+        elif connection.vendor == "sqlite":
+            yield from csv_chunks(sqlite.cell_rows(rows), progress=progress)
         else:
             yield from csv_chunks(_cells(rows), progress=progress)
 
