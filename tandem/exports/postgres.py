@@ -55,7 +55,7 @@ def copy_csv_chunks(statement: str, params: list, *, progress: Callable[[int], N
     with connection.cursor() as cursor, cursor.copy(statement, params) as copy:
         chunk: list = []
         size = 0
-        for line in _copied_lines(copy, cursor.connection.pgconn):
+        for line in _copied_lines(copy, cursor.connection):
             chunk.append(line)
             size += len(line)
             if size >= CHUNK_BYTES:
@@ -71,15 +71,16 @@ def copy_csv_chunks(statement: str, params: list, *, progress: Callable[[int], N
             yield b"".join(chunk)
 
 
-def _copied_lines(copy, pgconn) -> Iterator[bytes]:
-    """The lines of a running COPY TO, one per row.
+def _copied_lines(copy, database) -> Iterator[bytes]:
+    """The lines of a running COPY TO (on `database`, the psycopg connection), one per row.
 
     libpq hands over one row per call. psycopg's `copy.read()` waits for the network and notices
-    the end, but costs a few microseconds a row; so after each read the rows libpq has already
-    received are taken straight from it (`get_copy_data` without waiting), which saves a third of the
-    client's time at a million rows. When that finds the end of the data, it collects the final
-    result itself, as `copy.read()` would have.
+    the end, but costs a few microseconds a row; so after each read, the rows libpq has already
+    received are taken straight from it (`get_copy_data` without waiting): a third less client
+    time at a million rows. When that meets the end of the data, it collects the final result
+    itself, as `copy.read()` would have.
     """
+    pgconn = database.pgconn
     get_copy_data = pgconn.get_copy_data
     while line := copy.read():
         yield line
@@ -89,12 +90,16 @@ def _copied_lines(copy, pgconn) -> Iterator[bytes]:
                 yield data
                 continue
             if size == -1:
-                _finish_copy(pgconn)
+                _finish_copy(pgconn, database.info.encoding)
                 return
             break  # nothing received yet: wait in copy.read()
 
 
-def _finish_copy(pgconn) -> None:
+def _finish_copy(pgconn, encoding: str) -> None:
+    # Every result is read before raising, so that the connection is free for the rollback.
+    failures = []
     while (result := pgconn.get_result()) is not None:
         if result.status != pq.ExecStatus.COMMAND_OK:
-            raise psycopg.DatabaseError((result.error_message or b"COPY failed").decode(errors="replace"))
+            failures.append(psycopg.errors.error_from_result(result, encoding=encoding))
+    if failures:
+        raise failures[0]

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 
 import pytest
+from django.db import connection
 from openpyxl import load_workbook
 
 from tandem.audit.models import AuditEntry
@@ -302,3 +303,16 @@ def test_the_database_builds_the_same_cells_as_the_portable_path(records, kind):
 
     assert parsed(built) == parsed(portable)
     assert len(parsed(built)) == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_an_error_in_the_middle_of_a_copy_is_raised_not_cut_short_silently():
+    import psycopg
+
+    statement = "COPY (SELECT 10 / (3 - x) FROM generate_series(1, 5) AS x) TO STDOUT WITH (FORMAT csv)"
+
+    with pytest.raises(psycopg.Error) as failed, selectors.read_snapshot():
+        b"".join(postgres.copy_csv_chunks(statement, []))
+
+    assert "division by zero" in str(failed.value)
+    assert Export.objects.count() == 0  # the connection is usable again
