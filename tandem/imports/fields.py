@@ -469,6 +469,10 @@ def field_for_header(kind: str, header: str, preset: str = "auto") -> str | None
     for target in fields:
         if normalised == normalise_label(target.name) or normalised in target.aliases:
             return target.name
+    if normalised == "id":
+        # Under `auto` a bare "id" is Tandem's own record id (its exports start with it), which
+        # means nothing in another database; `--mapping salesforce` reads Salesforce's Id.
+        return None
     for target in fields:
         if normalised in {normalise_label(name) for name in (*target.hubspot, *target.salesforce)}:
             return target.name

@@ -70,11 +70,7 @@ def test_an_export_imported_into_an_empty_database_gives_back_the_same_records(c
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the importer's automatic mapping reads Tandem's `id` column as the external id (as Salesforce's Id)",
-)
-def test_the_automatic_mapping_takes_the_external_id_column_over_the_tandem_id(cast, tmp_path):
+def test_the_automatic_mapping_skips_the_tandem_id_column(cast, tmp_path):
     before, after = _export_import_export(cast, tmp_path, "csv", {})
 
     assert after["accounts"] == before["accounts"]
