@@ -194,7 +194,12 @@ class Person(models.Model):
             models.Index(fields=["-last_activity_at", "-id"], name="person_activity"),
             models.Index(fields=["lifecycle_stage", "-last_activity_at", "-id"], name="person_stage_activity"),
             models.Index(fields=["-created_at", "-id"], name="person_created"),
+            models.Index(fields=["owner", "-created_at", "-id"], name="person_owner_created"),
             models.Index(fields=["last_name", "first_name", "id"], name="person_name_idx"),
+            models.Index(fields=["-fit_score", "-id"], name="person_fit"),
+            models.Index(fields=["-engagement_score", "-id"], name="person_engagement"),
+            # Search by prefix uses indexes on lower(email), lower(first_name) and lower(last_name), made per
+            # database by migration 0005 because PostgreSQL needs text_pattern_ops there and SQLite has none.
         ]
         verbose_name_plural = "people"
 

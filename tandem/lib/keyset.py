@@ -89,8 +89,16 @@ def _after(columns: list[_Column], values: list) -> Q:
     return bound & condition
 
 
-def keyset_page(queryset: QuerySet, *, order: list[str], cursor: str | None, limit: int) -> Page:
-    """One page of `queryset` in `order` (which must end in a unique, non-null field) after `cursor`."""
+def keyset_page(
+    queryset: QuerySet, *, order: list[str], cursor: str | None, limit: int, parts: list[Q] | None = None
+) -> Page:
+    """One page of `queryset` in `order` (which must end in a unique, non-null field) after `cursor`.
+
+    `parts`, when given, narrow `queryset` to the rows that match any of them (one condition per stage
+    of a stage filter, say). Each part is read on its own, in order and up to a page of it, so that
+    each can range-scan an index that begins with the column the parts differ in, where one query
+    over all of them would sort every matching row first; the page is then the first of those.
+    """
     meta = queryset.model._meta
     columns = _columns(order, queryset.model)
     if cursor:
@@ -104,7 +112,15 @@ def keyset_page(queryset: QuerySet, *, order: list[str], cursor: str | None, lim
             queryset = queryset.filter(_after(columns, typed))
         except (ValidationError, ValueError, TypeError):
             raise ValidationError({"cursor": "The cursor is not one this server handed out."}) from None
-    rows = list(queryset.order_by(*[column.ordering() for column in columns])[: limit + 1])
+    ordering = [column.ordering() for column in columns]
+    if parts is not None:
+        candidates = [
+            pk
+            for part in parts
+            for pk in queryset.filter(part).order_by(*ordering).values_list("pk", flat=True)[: limit + 1]
+        ]
+        queryset = queryset.filter(pk__in=candidates)
+    rows = list(queryset.order_by(*ordering)[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from tandem.audit.models import AuditEntry
@@ -500,7 +501,8 @@ def test_people_list_runs_a_fixed_number_of_queries(api_as, cast, django_assert_
         response = api.get("/people", {"limit": 30})
     assert len(response.json()["items"]) == 30
     assert response.json()["items"][0]["owner_email"] == "erin@example.com"
-    with django_assert_max_num_queries(2):
+    # A search on SQLite first counts how common its prefixes are (see tandem.lib.prefix_search).
+    with django_assert_max_num_queries(3 if connection.vendor == "sqlite" else 2):
         api.get("/people", {"limit": 5, "owner": cast.ae.pk, "q": "p1"})
 
 

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from tandem.crm.models import Account, Opportunity, Person
 from tandem.crm.tests.factories import make_account, make_opportunity, make_person
@@ -12,11 +13,11 @@ from tandem.lib.keyset import _encode, keyset_page
 pytestmark = pytest.mark.django_db
 
 
-def _walk(queryset, order: list[str], limit: int) -> list[int]:
+def _walk(queryset, order: list[str], limit: int, parts: list[Q] | None = None) -> list[int]:
     """The ids of every page, first to last, following each page's cursor."""
     seen, cursor = [], None
     while True:
-        page = keyset_page(queryset, order=order, cursor=cursor, limit=limit)
+        page = keyset_page(queryset, order=order, cursor=cursor, limit=limit, parts=parts)
         seen += [row.pk for row in page.rows]
         if page.next_cursor is None:
             return seen
@@ -90,3 +91,18 @@ def test_a_cursor_with_an_empty_value_for_a_required_column_is_refused():
     with pytest.raises(ValidationError) as refused:
         keyset_page(Person.objects.all(), order=["-last_activity_at", "-id"], cursor=_encode([None, 5]), limit=5)
     assert refused.value.message_dict == {"cursor": ["The cursor is not one this server handed out."]}
+
+
+def test_pages_read_in_parts_are_the_pages_of_the_whole():
+    stages = ["lead", "mql", "sql", "mql", "lead", "customer", "sql", "mql", "lead", "mql"]
+    people = _people_scored([(index % 3, score) for index, score in enumerate(PREDICTIVE)])
+    for person, stage in zip(people, stages, strict=True):
+        Person.objects.filter(pk=person.pk).update(lifecycle_stage_id=stage)
+    wanted = ["mql", "sql", "customer"]
+    parts = [Q(lifecycle_stage_id=stage) for stage in wanted]
+    in_wanted_stages = Person.objects.filter(lifecycle_stage_id__in=wanted)
+    assert in_wanted_stages.count() == 7
+    for order in (["-fit_score", "-id"], ["predictive_score", "id"], ["-predictive_score", "fit_score", "-id"]):
+        for limit in [1, 2, 3, 100]:
+            expected = _walk(in_wanted_stages, order, limit)
+            assert _walk(Person.objects.all(), order, limit, parts) == expected, (order, limit)
