@@ -21,7 +21,14 @@ from pathlib import Path
 
 from _common import ROOT, BenchmarkError, database_label, discard_result, setup_django
 
-BENCHMARKS = ["people_list_api", "record_page", "people_list_page", "import_people", "export_people"]
+BENCHMARKS = [
+    "people_list_api",
+    "record_page",
+    "people_list_page",
+    "people_list_paths",
+    "import_people",
+    "export_people",
+]
 SMALL = {"people": 20_000, "accounts": 2_000, "touchpoints_per_person": 10.0}
 # At a million people the touchpoint table alone would be 10 million rows at the demo's usual
 # ten per person; three keeps the load to minutes while every person still has a history.
