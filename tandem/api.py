@@ -25,6 +25,8 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from tandem.campaigns.api import router as campaigns_router
+from tandem.contract.api import router as contract_router
+from tandem.contract.document import ContractInvalid
 from tandem.crm.api import router as crm_router
 from tandem.exports.api import router as exports_router
 from tandem.integrations.models import ApiToken
@@ -164,6 +166,14 @@ def on_invalid_request(request, error: RequestValidationError):
     return _error(request, 422, details)
 
 
+@api.exception_handler(ContractInvalid)
+def on_invalid_contract(request, error: ContractInvalid):
+    details = [
+        {"field": problem.path or None, "line": problem.line, "message": problem.message} for problem in error.problems
+    ]
+    return _error(request, 422, details)
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request, error: HttpError):
     if isinstance(error.__cause__, MalformedBody):
@@ -217,6 +227,7 @@ def on_conflict(request, error: IntegrityError):
 api.add_router("/", exports_router)
 api.add_router("/", crm_router)
 api.add_router("/", campaigns_router)
+api.add_router("/", contract_router)
 
 # Mounted last, so that it only answers paths no endpoint matched: with JSON, not the HTML 404 page.
 unmatched_router = Router(auth=None)

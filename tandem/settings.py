@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "tandem.demo",
     "tandem.imports",
     "tandem.exports",
+    "tandem.contract",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from tandem.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("exports/", include("tandem.exports.urls")),
+    path("contract/", include("tandem.contract.urls")),
     path("", include("tandem.core.urls")),
 ]
 

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ContractConfig(AppConfig):
+    name = "tandem.contract"
+    label = "contract"
+    verbose_name = "Revenue contract"
