@@ -1,9 +1,10 @@
 """Reads of the shared record: query shape, joins and pagination live here."""
 
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from tandem.audit.selectors import audit_entries_for
 from tandem.crm.models import (
@@ -147,11 +148,9 @@ class OpportunityFilters:
     forecast_category: str = ""
 
 
-def opportunity_list(
-    *, filters: OpportunityFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25
-) -> Page:
-    """A page of opportunities, with account, owner and stage joined."""
-    query = Opportunity.objects.select_related("account", "owner", "stage", "primary_person")
+def opportunity_queryset(filters: OpportunityFilters) -> QuerySet:
+    """Opportunities matching the list's filters, in no particular order."""
+    query = Opportunity.objects.all()
     if filters.search.strip():
         query = query.filter(name__icontains=filters.search.strip())
     if filters.stages:
@@ -164,7 +163,91 @@ def opportunity_list(
         query = query.filter(is_closed=not filters.is_open)
     if filters.forecast_category:
         query = query.filter(forecast_category=filters.forecast_category)
+    return query
+
+
+def opportunity_list(
+    *, filters: OpportunityFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25
+) -> Page:
+    """A page of opportunities, with account, owner and stage joined."""
+    query = opportunity_queryset(filters).select_related("account", "owner", "stage", "primary_person")
     return keyset_page(query, order=_sort(OPPORTUNITY_SORTS, sort, "close_date"), cursor=cursor, limit=limit)
+
+
+def _share(part, whole) -> Decimal | None:
+    return Decimal(part) / Decimal(whole) if whole else None
+
+
+def _percent(share: Decimal | None) -> Decimal | None:
+    """A share as a percentage with two decimals, for display (0.631500 → 63.15)."""
+    return None if share is None else (share * 100).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class ClosedValue:
+    """Won and lost amounts in one currency."""
+
+    currency: str
+    won_amount: Decimal
+    lost_amount: Decimal
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        return _share(self.won_amount, self.won_amount + self.lost_amount)
+
+    @property
+    def win_rate_percent(self) -> Decimal | None:
+        return _percent(self.win_rate)
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """Closed deals: won / (won + lost), by count and, per currency, by value."""
+
+    won_count: int
+    lost_count: int
+    by_currency: list[ClosedValue]
+
+    @property
+    def closed_count(self) -> int:
+        return self.won_count + self.lost_count
+
+    @property
+    def win_rate(self) -> Decimal | None:
+        return _share(self.won_count, self.closed_count)
+
+    @property
+    def win_rate_percent(self) -> Decimal | None:
+        return _percent(self.win_rate)
+
+
+def opportunity_win_rate(*, filters: OpportunityFilters) -> WinRate:
+    """Win rate of the closed deals among the opportunities the filters select (the KPI's definition)."""
+    rows = list(
+        opportunity_queryset(filters)
+        .filter(is_closed=True)
+        .values("currency")
+        .annotate(
+            won_count=Count("id", filter=Q(is_won=True)),
+            lost_count=Count("id", filter=Q(is_won=False)),
+            won_amount=Sum("amount", filter=Q(is_won=True)),
+            lost_amount=Sum("amount", filter=Q(is_won=False)),
+        )
+        .order_by("currency")
+    )
+    by_currency = [
+        ClosedValue(
+            currency=row["currency"],
+            won_amount=Decimal(row["won_amount"] or 0),
+            lost_amount=Decimal(row["lost_amount"] or 0),
+        )
+        for row in rows
+    ]
+    return WinRate(
+        won_count=sum(row["won_count"] for row in rows),
+        lost_count=sum(row["lost_count"] for row in rows),
+        by_currency=by_currency,
+    )
 
 
 def activity_list(*, person_id=None, account_id=None, opportunity_id=None, cursor=None, limit: int = 25) -> Page:

@@ -429,6 +429,7 @@ def opportunity_list(request):
             "status": request.GET.get("status", ""),
             "stages": selectors.opportunity_stages(),
             "categories": ForecastCategory.choices,
+            "win_rate": selectors.opportunity_win_rate(filters=filters),
             "query": _query_without_cursor(request),
             "sorts": [(key, selectors.SORT_LABELS[key]) for key in selectors.OPPORTUNITY_SORTS],
             "can_create": permissions.can_create_record(request.user) and request.user.side != "marketing",
