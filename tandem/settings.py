@@ -189,6 +189,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Largest request body the API accepts; larger payloads get a 413 naming the limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TANDEM_MAX_REQUEST_BYTES", 1_048_576)
 API_DEFAULT_RATE_PER_MINUTE = env_int("TANDEM_API_RATE_PER_MINUTE", 600)
+# Largest file the import wizard accepts (the command line reads files of any size).
+IMPORT_MAX_UPLOAD_BYTES = env_int("TANDEM_IMPORT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

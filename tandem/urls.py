@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("exports/", include("tandem.exports.urls")),
     path("contract/", include("tandem.contract.urls")),
+    path("imports/", include("tandem.imports.urls")),
     path("", include("tandem.core.urls")),
 ]
 

@@ -547,6 +547,21 @@ def saved_mapping_save(*, by, name: str, mapping: Mapping) -> SavedMapping:
     return saved
 
 
+# ------------------------------------------------------------------ the web wizard
+
+
+def import_run_start(*, run: ImportRun, by) -> ImportRun:
+    """Queue a set-up run on the worker for the user who pressed Run, and audit it."""
+    audit_record(
+        by=by,
+        action="queue",
+        instance=run,
+        summary=f"Started import #{run.pk} of {run.kind} from {run.original_filename}",
+        after={"kind": run.kind, "file": run.original_filename, "mapping": run.mapping},
+    )
+    return import_run_queue(run=run)
+
+
 __all__ = [
     "REPORT_COLUMNS",
     "ImportCancelled",
@@ -555,6 +570,7 @@ __all__ = [
     "import_run_create",
     "import_run_execute",
     "import_run_queue",
+    "import_run_start",
     "import_runs_resume_stale",
     "saved_mapping_save",
 ]
