@@ -1,0 +1,52 @@
+"""The rule language of the revenue contract: conditions on people, accounts, custom fields and touchpoint
+aggregates, parsed without eval, type-checked against the field catalogue, evaluated in Python on plain
+facts or in the database as a Q. See docs/rules.md.
+
+    rule = parse('account.industry in ["Software"] and count(form_submit, last 30 days) >= 1')
+    evaluate(rule, facts)            # True/False on plain data
+    explain(rule, facts)             # 'account.industry "Software" in ["Software"] and ...'
+    Person.objects.filter(to_q(rule, as_of=now))
+"""
+
+from tandem.lib.rules.catalogue import Catalogue, Field, build_catalogue, catalogue_from_database, default_catalogue
+from tandem.lib.rules.errors import RuleError
+from tandem.lib.rules.fit import FitRule, FitRules, fit_rules_parse, fit_score
+from tandem.lib.rules.nodes import Aggregate
+from tandem.lib.rules.python import Facts
+from tandem.lib.rules.rule import Rule, evaluate, explain, parse
+
+
+def to_q(rule, *, as_of=None):
+    """A Q on Person for the people the rule matches at as_of (see tandem.lib.rules.orm)."""
+    from tandem.lib.rules.orm import to_q as build
+
+    return build(rule, as_of=as_of)
+
+
+def facts_for_person(person, rules, *, as_of):
+    """Facts for one person (see tandem.lib.rules.records)."""
+    from tandem.lib.rules.records import facts_for_person as build
+
+    return build(person, rules, as_of=as_of)
+
+
+__all__ = [
+    "Aggregate",
+    "Catalogue",
+    "Facts",
+    "Field",
+    "FitRule",
+    "FitRules",
+    "Rule",
+    "RuleError",
+    "build_catalogue",
+    "catalogue_from_database",
+    "default_catalogue",
+    "evaluate",
+    "explain",
+    "facts_for_person",
+    "fit_rules_parse",
+    "fit_score",
+    "parse",
+    "to_q",
+]
