@@ -28,16 +28,11 @@ def _text(value: Any, *, for_reading: bool = False) -> str:
     return str(value)
 
 
-def write_rows(
-    out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[str], output_format: str
-) -> None:
+def write_rows(out: TextIO, rows: Sequence[dict[str, Any]], columns: Sequence[str], output_format: str) -> None:
     """Write `rows` (dicts keyed by `columns`) to `out` in the chosen format."""
     if output_format == "json":
         plain = [
-            {
-                column: _text(row[column]) if hasattr(row[column], "isoformat") else row[column]
-                for column in columns
-            }
+            {column: _text(row[column]) if hasattr(row[column], "isoformat") else row[column] for column in columns}
             for row in rows
         ]
         out.write(json.dumps(plain, indent=2, default=str) + "\n")
@@ -48,21 +43,12 @@ def write_rows(
             writer.writerow([neutralise_formula(_text(row[column])) for column in columns])
     elif output_format == "table":
         cells = [[_text(row[column], for_reading=True) for column in columns] for row in rows]
-        widths = [
-            max([len(column), *(len(line[index]) for line in cells)])
-            for index, column in enumerate(columns)
-        ]
+        widths = [max([len(column), *(len(line[index]) for line in cells)]) for index, column in enumerate(columns)]
         header = "  ".join(
-            column.replace("_", " ").upper().ljust(width)
-            for column, width in zip(columns, widths, strict=True)
+            column.replace("_", " ").upper().ljust(width) for column, width in zip(columns, widths, strict=True)
         )
         out.write(header.rstrip() + "\n")
         for line in cells:
-            out.write(
-                "  ".join(
-                    cell.ljust(width) for cell, width in zip(line, widths, strict=True)
-                ).rstrip()
-                + "\n"
-            )
+            out.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() + "\n")
     else:
         raise ValueError(f"Unknown format '{output_format}'; expected one of {', '.join(FORMATS)}.")
