@@ -107,7 +107,7 @@ class Catalogue:
 
     def suggestions(self, name: str, scope: str = PERSON) -> list[str]:
         """The nearest known names to a misspelt one: the same name under another prefix first."""
-        known = self.names(scope)
+        known = [item for item in self.names(scope) if name.startswith("person.") or not item.startswith("person.")]
         last = name.rsplit(".", 1)[-1]
         same_last = [candidate for candidate in known if candidate.rsplit(".", 1)[-1] == last and candidate != name]
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)

@@ -65,7 +65,7 @@ def _parse_structured(condition, catalogue: Catalogue, path: str, aggregates: di
         for key, aggregate in found.items():
             aggregates.setdefault(key, aggregate)
         return node
-    where = path or "the condition"
+    where = path
     if depth > MAX_DEPTH:
         raise RuleError(f"conditions are nested more than {MAX_DEPTH} deep", path=where)
     if not isinstance(condition, Mapping):
