@@ -4,13 +4,15 @@ a few dictionary reads and comparisons, with no walk over the tree."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from tandem.lib.rules import nodes as n
-from tandem.lib.rules.catalogue import ACCOUNT, ANY, BOOL, DATE, NUMBER, TEXT, TOUCHPOINT
+from tandem.lib.rules.catalogue import ACCOUNT, ANY, BOOL, CHOICE, DATE, NUMBER, PERSON, TEXT, TOUCHPOINT
 
 EMPTY: Mapping = {}
 DAY = dt.timedelta(days=1)
@@ -164,9 +166,92 @@ def value_test(comparison: n.Comparison) -> Callable:
     }[operator]
 
 
+# value OP literal as a C-level call on the value: partial(reflected operator, literal).
+REFLECTED = {
+    n.EQ: operator.eq,
+    n.NE: operator.ne,
+    n.LT: operator.gt,
+    n.LE: operator.ge,
+    n.GT: operator.lt,
+    n.GE: operator.le,
+}
+
+
+def _fast_check(comparison: n.Comparison) -> tuple[Callable, bool] | None:
+    """For the common operators, a check on a (lower-cased, for text) value that runs without a Python
+    frame, and whether to negate it; None where the general path is needed."""
+    operator_, values, kind = comparison.operator, comparison.values, comparison.kind
+    positive = {n.NE: n.EQ, n.NOT_IN: n.IN}.get(operator_, operator_)
+    negate = positive != operator_
+    if kind == TEXT:
+        lowered = tuple(value.lower() for value in values)
+        checks = {
+            n.EQ: lambda: lowered[0].__eq__,
+            n.IN: lambda: frozenset(lowered).__contains__,
+            n.CONTAINS: lambda: operator.methodcaller("__contains__", lowered[0]),
+            n.STARTS_WITH: lambda: operator.methodcaller("startswith", lowered[0]),
+            n.ENDS_WITH: lambda: operator.methodcaller("endswith", lowered[0]),
+            n.STARTS_WITH_ANY: lambda: operator.methodcaller("startswith", lowered),
+            n.ENDS_WITH_ANY: lambda: operator.methodcaller("endswith", lowered),
+        }
+        return (checks[positive](), negate) if positive in checks else None
+    if kind in (NUMBER, BOOL, CHOICE):
+        if positive == n.IN:
+            return frozenset(values).__contains__, negate
+        if positive in REFLECTED:
+            return partial(REFLECTED[positive], values[0]), negate
+    return None
+
+
+def _fast_leaf(comparison: n.Comparison) -> Callable | None:
+    """One closure per comparison for the shapes a fit rule set is made of: a plain person or account column,
+    a custom text field, or a count, tested with a C-level check. None where the general path is needed."""
+    operand = comparison.operand
+    if comparison.operator in (n.IS_BLANK, n.IS_NOT_BLANK):
+        return None
+    found = _fast_check(comparison)
+    if found is None:
+        return None
+    check, negate = found
+    if isinstance(operand, n.CountOperand):
+        key = operand.aggregate.key
+        return lambda facts: check(facts.aggregates[key]) is not negate
+    if not isinstance(operand, n.FieldOperand):
+        return None
+    item = operand.field
+    column, json_key, kind = item.column, item.json_key, comparison.kind
+    if item.scope not in (PERSON, ACCOUNT) or item.is_decimal or (json_key is not None and kind != TEXT):
+        return None
+    on_account = item.scope == ACCOUNT
+    if json_key is not None:
+
+        def custom_text(facts):
+            row = (facts.account or EMPTY) if on_account else facts.person
+            value = (row.get(column) or EMPTY).get(json_key)
+            return type(value) is str and value != "" and check(value.lower()) is not negate
+
+        return custom_text
+    if kind == TEXT:
+        if on_account:
+            return lambda facts: (
+                bool(value := (facts.account or EMPTY).get(column)) and check(value.lower()) is not negate
+            )
+        return lambda facts: bool(value := facts.person.get(column)) and check(value.lower()) is not negate
+    if kind == CHOICE:
+        if on_account:
+            return lambda facts: bool(value := (facts.account or EMPTY).get(column)) and check(value) is not negate
+        return lambda facts: bool(value := facts.person.get(column)) and check(value) is not negate
+    if on_account:
+        return lambda facts: (value := (facts.account or EMPTY).get(column)) is not None and check(value) is not negate
+    return lambda facts: (value := facts.person.get(column)) is not None and check(value) is not negate
+
+
 def compile_node(node: n.Node) -> Callable:
     """The tree as one function from facts to True/False."""
     if isinstance(node, n.Comparison):
+        fast = _fast_leaf(node)
+        if fast is not None:
+            return fast
         get = value_getter(node)
         if node.operator == n.IS_BLANK:
             return lambda facts: get(facts) is None
