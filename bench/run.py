@@ -28,6 +28,7 @@ BENCHMARKS = [
     "people_list_paths",
     "import_people",
     "export_people",
+    "rules_evaluate",
 ]
 SMALL = {"people": 20_000, "accounts": 2_000, "touchpoints_per_person": 10.0}
 # At a million people the touchpoint table alone would be 10 million rows at the demo's usual
