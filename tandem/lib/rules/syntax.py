@@ -7,6 +7,7 @@ the catalogue, and every value is checked against the field it is compared with.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -466,10 +467,9 @@ class Parser:
             key = self.match_choice(value, field.choices)
             if key is None:
                 keys = [key for key, _ in field.choices]
-                import difflib
-
-                close = difflib.get_close_matches(value.lower(), keys, n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
+                by_folded = {key.lower(): key for key in keys}
+                close = difflib.get_close_matches(value.lower(), list(by_folded), n=1)
+                hint = f"; did you mean {by_folded[close[0]]}?" if close else ""
                 listed = _names(keys) if len(keys) <= 30 else "a two-letter ISO country code such as US"
                 raise self.error(f"unknown {field.name} {token.text}{hint} (expected {listed})", token)
             return key

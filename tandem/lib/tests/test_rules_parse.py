@@ -34,6 +34,7 @@ def error_of(condition) -> RuleError:
         ("count(Form submit, last 1 day) > 0", None),
         ("days since last(any, last 90 days) <= 7", "days since last(any, last 90 days) <= 7"),
         ('account.country <> "de"', 'account.country != "DE"'),
+        ('account.country in ["united kingdom", "Germany"]', 'account.country in ["GB", "DE"]'),
         ("a_value_free_of_quotes = 1", None),
         (
             "(fit_score > 1 or fit_score < 0) and title is not blank",
@@ -94,6 +95,7 @@ def test_the_structured_form_reads_like_the_text_form():
         ("title = VP", "expected a value, found 'VP' (text goes in double quotes)", 9, "VP"),
         ("(fit_score > 1", "expected ')' to close the '(' at column 1, found the end of the rule", 15, ""),
         ("lifecycle_stage = mqll", "unknown lifecycle_stage mqll; did you mean mql?", 19, "mqll"),
+        ('lifecycle_stage = "SQLL"', 'unknown lifecycle_stage "SQLL"; did you mean sql?', 19, '"SQLL"'),
         (
             "fit_score >= 60 engagement_score > 1",
             "unexpected 'engagement_score' after a complete condition",
