@@ -100,6 +100,8 @@ CASES = [
     ("count(form_submit) > 1", {"fay"}),
     ("count(form_submit) != 1", {"dan", "eve", "fay"}),
     ("count(any, last 48 hours) < 2", {"bob", "cat", "dan", "eve", "fay"}),
+    ("count(any where type in [form_submit, chat], last 7 days) >= 2", {"fay"}),
+    ("count(any where type != page_view and referrer is blank, last 7 days) = 1", {"ann", "cat", "eve"}),
     ('not (email ends with "@gmail.com") or title contains any ["VP", "Head", "Chief"]', EVERYONE - {"bob"}),
     ('title contains any ["VP", "Head", "Chief"]', {"ann", "cat", "eve", "fay"}),
     ('email starts with "ANN"', {"ann"}),
