@@ -5,6 +5,7 @@ facts or in the database as a Q. See docs/rules.md.
     rule = parse('account.industry in ["Software"] and count(form_submit, last 30 days) >= 1')
     evaluate(rule, facts)            # True/False on plain data
     explain(rule, facts)             # 'account.industry "Software" in ["Software"] and ...'
+    evidence(rule, facts)            # the same with every value read, JSON-ready for StageChange.evidence
     Person.objects.filter(to_q(rule, as_of=now))
 """
 
@@ -13,7 +14,7 @@ from tandem.lib.rules.errors import RuleError
 from tandem.lib.rules.fit import FitRule, FitRules, fit_rules_parse, fit_score
 from tandem.lib.rules.nodes import Aggregate
 from tandem.lib.rules.python import Facts
-from tandem.lib.rules.rule import Rule, evaluate, explain, parse
+from tandem.lib.rules.rule import Rule, evaluate, evidence, explain, parse
 
 
 def to_q(rule, *, as_of=None):
@@ -43,6 +44,7 @@ __all__ = [
     "catalogue_from_database",
     "default_catalogue",
     "evaluate",
+    "evidence",
     "explain",
     "facts_for_person",
     "fit_rules_parse",

@@ -173,8 +173,8 @@ def _day_interval(comparison: n.Comparison) -> tuple[int | None, int | None, boo
 
 
 def _time_range(low, high, as_of: dt.datetime) -> Q:
-    """Times whose whole days before as_of fall in [low, high]."""
-    result = TRUE
+    """Times whose whole days before as_of fall in [low, high] (at least one of them is set)."""
+    result = Q()
     if high is not None:
         result &= Q(occurred_at__gt=as_of - (high + 1) * DAY)
     if low is not None:
@@ -277,7 +277,7 @@ class Translator:
             condition = self.in_scope(field, filled)
             return ~condition if comparison.operator == n.IS_BLANK else condition
         low, high, negate = _day_interval(comparison)
-        in_range = TRUE
+        in_range = Q()  # every interval has at least one bound, so this never stays empty
         if high is not None:
             in_range &= Q(GreaterThan(value, self.as_of - (high + 1) * DAY))
         if low is not None:

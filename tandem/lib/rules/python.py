@@ -333,7 +333,11 @@ def explain_node(node: n.Node, facts, getters: dict) -> tuple[bool, str]:
         holds, text = explain_node(node.child, facts, getters)
         return not holds, text
     results = [explain_node(child, facts, getters) for child in node.children]
-    wrap = lambda child, text: f"({text})" if isinstance(child, n.AllOf | n.AnyOf) else text  # noqa: E731
+
+    def wrap(child, text):
+        grouped = isinstance(child, n.AllOf | n.AnyOf) and (" and " in text or " or " in text)
+        return f"({text})" if grouped else text
+
     if isinstance(node, n.AllOf):
         holds = all(result for result, _ in results)
         shown = [wrap(c, t) for c, (r, t) in zip(node.children, results, strict=True) if r == holds]

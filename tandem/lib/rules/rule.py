@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tandem.lib.rules import nodes as n
 from tandem.lib.rules.catalogue import ACCOUNT, PERSON, Catalogue, default_catalogue
 from tandem.lib.rules.errors import RuleError
-from tandem.lib.rules.python import Facts, compile_node, explain_node
+from tandem.lib.rules.python import Facts, compile_node, explain_node, value_getter
 from tandem.lib.rules.syntax import MAX_DEPTH, parse_text
 
 STRUCTURED_KEYS = ("all", "any", "not")
@@ -105,3 +106,22 @@ def evaluate(rule: Rule, facts: Facts) -> bool:
 def explain(rule: Rule, facts: Facts) -> str:
     """In words, the facts that made the rule hold or fail, e.g. "fit_score 72 >= 60 and engagement_score 41 >= 40"."""
     return explain_node(rule.node, facts, {})[1]
+
+
+def _plain(value):
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # Decimal and anything else: its exact text
+
+
+def evidence(rule: Rule, facts: Facts) -> dict:
+    """JSON-ready evidence of a rule's outcome, to store with the change it made (StageChange.evidence):
+    the rule's text, whether it held, why in words, and the value of every operand it read."""
+    holds, because = explain_node(rule.node, facts, {})
+    values = {}
+    for node in n.walk(rule.node):
+        if isinstance(node, n.Comparison):
+            values[node.operand.text()] = _plain(value_getter(node)(facts))
+    return {"rule": rule.text, "matched": holds, "because": because, "values": values}

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from tandem.lib.rules import Facts, RuleError, evaluate, explain, fit_rules_parse, fit_score, parse
+from tandem.lib.rules import Facts, RuleError, evaluate, evidence, explain, fit_rules_parse, fit_score, parse
 
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -126,6 +126,24 @@ def test_explain_gives_the_values_that_decided():
     assert explain(parse("account.custom.plan is blank"), facts(account={"custom_fields": {"plan": "Gold"}})) == (
         'account.custom.plan "Gold" is not blank'
     )
+
+
+def test_evidence_is_plain_data_with_every_value_the_rule_read():
+    rule = parse("fit_score >= 60 and (account.annual_revenue > 1000000 or days since last(form_submit) <= 7)")
+    values = {"last(form_submit)": AS_OF - 3 * DAY}
+    assert evidence(rule, facts({"fit_score": 72}, {"annual_revenue": Decimal("250000.00")}, values)) == {
+        "rule": "fit_score >= 60 and (account.annual_revenue > 1000000 or days since last(form_submit) <= 7)",
+        "matched": True,
+        "because": "fit_score 72 >= 60 and days since last(form_submit) 3 days <= 7",
+        "values": {"fit_score": 72, "account.annual_revenue": 250000.0, "days since last(form_submit)": 3},
+    }
+    created = evidence(parse('created_at < "2026-01-01"'), facts({"created_at": AS_OF}))
+    assert created == {
+        "rule": 'created_at < "2026-01-01"',
+        "matched": False,
+        "because": 'created_at 2026-06-01 12:00 UTC >= "2026-01-01"',
+        "values": {"created_at": "2026-06-01T12:00:00+00:00"},
+    }
 
 
 def test_fit_score_sums_the_points_of_the_rules_that_hold_clamped_to_0_100():
