@@ -181,6 +181,12 @@ class Person(models.Model):
     last_activity_at = models.DateTimeField(help_text="Latest activity or touchpoint; creation time until then.")
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
+    # What imports last wrote this record from: a hash of the file's rows for it (and of the mapping),
+    # and how many rows that was. It holds while `updated_at` still equals `import_fingerprint_at`, so
+    # that importing the same rows again skips the record without reading them (docs/import.md).
+    import_fingerprint = models.BigIntegerField(null=True, blank=True, editable=False)
+    import_fingerprint_at = models.DateTimeField(null=True, blank=True, editable=False)
+    import_row_count = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]

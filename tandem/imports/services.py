@@ -27,6 +27,7 @@ from tandem.imports.mapping import Mapping, MappingError, Plan, build_plan, rend
 from tandem.imports.models import ImportRun, ImportStatus, SavedMapping
 from tandem.imports.reading import Record, RecordProblem, UnreadableFileError, open_source
 from tandem.imports.values import CellError, unquote_formula
+from tandem.lib.bulk_insert import loading
 from tandem.lib.tabular_output import neutralise_formula
 
 BATCH_SIZE = 5000
@@ -50,9 +51,23 @@ class ParsedRow:
     errors: list[tuple[str, str]] = field(default_factory=list)
     is_duplicate: bool = False  # an earlier row of the same file has the same key
     person: dict | None = None  # set by the people writer: the record this row became
+    key: tuple | None = None  # the first key token of the rows merged into this one (set when merging)
 
     def error(self, where: str, message: str) -> None:
         self.errors.append((where, message))
+
+
+def parse_records(records: list, reader: "RowReader") -> list[ParsedRow]:
+    """Records as ParsedRows; a record that could not be split into columns becomes a rejected row."""
+    rows = []
+    for record in records:
+        if isinstance(record, RecordProblem):
+            parsed = ParsedRow(line=record.line, raw=record.values)
+            parsed.error("row", record.message)
+        else:
+            parsed = reader.read(record)
+        rows.append(parsed)
+    return rows
 
 
 @dataclass
@@ -135,9 +150,13 @@ class RowReader:
         self.value_maps.update({t: plan.mapping.values.get(t, {}) for t, _ in self.templates})
 
     def read(self, record: Record) -> ParsedRow:
-        cells = record.values
-        row = ParsedRow(line=record.line, raw=cells)
-        values, custom, blank = row.values, row.custom, self.blank
+        row = ParsedRow(line=record.line, raw=record.values)
+        self.fill(record.values, row.values, row.custom, row.errors)
+        return row
+
+    def fill(self, cells: list[str], values: dict, custom: dict, errors: list) -> None:
+        """Read one record's cells into values by field, custom fields, and (column, problem) errors."""
+        blank = self.blank
         for index, header, custom_key, target, reader, value_map in self.columns:
             text = cells[index]
             if not text:
@@ -159,7 +178,7 @@ class RowReader:
             try:
                 value = reader(text)
             except CellError as error:
-                row.errors.append((header, str(error)))
+                errors.append((header, str(error)))
                 continue
             if custom_key is not None:
                 custom[custom_key] = value
@@ -179,13 +198,12 @@ class RowReader:
                 try:
                     values[target] = _template_value(definition, text, self.template_readers.get(target))
                 except CellError as error:
-                    row.errors.append((f"template for {definition.label}", str(error)))
+                    errors.append((f"template for {definition.label}", str(error)))
         for target, value in self.defaults:
             if target.startswith(CUSTOM_PREFIX):
                 custom.setdefault(target[len(CUSTOM_PREFIX) :], value)
             else:
                 values.setdefault(target, value)
-        return row
 
 
 def _template_value(definition, text: str, reader):
@@ -338,26 +356,33 @@ def import_run_execute(
         run.error_file = str(error_path)
         ImportRun.objects.filter(pk=run.pk).update(error_file=run.error_file)
     try:
-        batch: list[ParsedRow] = []
-        last_line = run.line_done
-        for record in source.records():
-            if record.line <= run.line_done:
-                if isinstance(record, Record):
-                    writer.remember(reader.read(record))
-                continue
-            if isinstance(record, RecordProblem):
-                parsed = ParsedRow(line=record.line, raw=record.values)
-                parsed.error("row", record.message)
-            else:
-                parsed = reader.read(record)
-            batch.append(parsed)
-            last_line = record.line
-            if len(batch) >= batch_size:
-                run = _commit_batch(run, writer, batch, report, last_line, source.position)
-                batch = []
-                if progress:
-                    progress(run)
-        run = _commit_batch(run, writer, batch, report, last_line, source.position, final=True)
+        with loading():
+            # Records go to the writer as read: it decides which it must parse (see PersonWriter.read_batch).
+            batch: list[Record | RecordProblem] = []
+            replayed: list[Record] = []
+            last_line = run.line_done
+            for record in source.records():
+                if record.line <= run.line_done:
+                    # Committed before a restart: the writer notes them, so duplicates of them are still recognised.
+                    if isinstance(record, Record):
+                        replayed.append(record)
+                        if len(replayed) >= batch_size:
+                            writer.remember_batch(replayed, reader)
+                            replayed = []
+                    continue
+                if replayed:
+                    writer.remember_batch(replayed, reader)
+                    replayed = []
+                batch.append(record)
+                last_line = record.line
+                if len(batch) >= batch_size:
+                    run = _commit_batch(run, writer, reader, batch, report, last_line, source.position)
+                    batch = []
+                    if progress:
+                        progress(run)
+            if replayed:
+                writer.remember_batch(replayed, reader)
+            run = _commit_batch(run, writer, reader, batch, report, last_line, source.position, final=True)
     except ImportCancelled:
         report.close()
         run.refresh_from_db()
@@ -382,7 +407,7 @@ def import_run_execute(
     return run
 
 
-def _commit_batch(run, writer, batch, report, last_line, position, *, final=False) -> ImportRun:
+def _commit_batch(run, writer, reader, batch, report, last_line, position, *, final=False) -> ImportRun:
     with transaction.atomic():
         current = ImportRun.objects.select_for_update().get(pk=run.pk)
         if current.status == ImportStatus.CANCELLING:
@@ -393,7 +418,10 @@ def _commit_batch(run, writer, batch, report, last_line, position, *, final=Fals
         raise ImportCancelled
     with transaction.atomic():
         current = ImportRun.objects.select_for_update().get(pk=run.pk)
-        result = writer.write(batch) if batch else BatchResult()
+        rows, skipped = writer.read_batch(batch, reader, final=final)
+        result = writer.write(rows) if rows else BatchResult()
+        result.unchanged += skipped["unchanged"]
+        result.duplicates += skipped["duplicate"]
         current.error_file_bytes = report.write(result.rejected) if result.rejected else current.error_file_bytes
         current.rows_read += len(batch)
         current.created_count += result.created

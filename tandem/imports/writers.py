@@ -15,7 +15,7 @@ Rules every writer follows (docs/import-export.md states them for users):
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 from django.db.models import Q
@@ -39,9 +39,14 @@ from tandem.crm.models import (
     StageChange,
 )
 from tandem.engagement.models import Touchpoint
+from tandem.imports.fields import KEYS
+from tandem.imports.fingerprints import RowFingerprints, key_plan
 from tandem.imports.mapping import Plan
-from tandem.imports.services import BatchResult, ParsedRow
+from tandem.imports.services import BatchResult, ParsedRow, parse_records
 from tandem.lib.bulk_insert import BulkInserter, allocate_ids
+
+# The updates that link people to accounts created by the same batch (they keep their fingerprint fields).
+LINKED_ACCOUNT = ("account_id", "linked")
 
 
 def writer_for(plan: Plan, *, run, actor):
@@ -147,6 +152,21 @@ class BaseWriter:
     def tokens(self, row: ParsedRow) -> list[tuple]:
         raise NotImplementedError
 
+    def read_batch(self, records: list, reader, *, final: bool = False) -> tuple[list[ParsedRow], Counter]:
+        """The batch's records to write, parsed, and the count of rows settled without being read."""
+        return parse_records(records, reader), Counter()
+
+    def remember_batch(self, records: list, reader) -> None:
+        """Note records committed before a restart (see `remember`)."""
+        for row in parse_records(records, reader):
+            self.remember(row)
+
+    def rejected(self, row: ParsedRow, result: BatchResult) -> None:
+        result.rejected.append(row)
+
+    def mixed_keys(self, target: ParsedRow, key: tuple) -> None:
+        """Rows with different first keys were merged into one record (e.g. an external id and an email)."""
+
     def remember(self, row: ParsedRow) -> None:
         """Note a row committed before a restart, so duplicates of it are still recognised."""
         if not row.errors:
@@ -160,11 +180,11 @@ class BaseWriter:
             if row.raw or row.values:  # a record that could not be split into columns has neither
                 self.check(row)
             if row.errors:
-                result.rejected.append(row)
+                self.rejected(row, result)
                 continue
             tokens = self.tokens(row)
             if not tokens:
-                result.rejected.append(row)
+                self.rejected(row, result)
                 continue
             if any(token in self.seen for token in tokens):
                 result.duplicates += 1
@@ -174,9 +194,12 @@ class BaseWriter:
             if target is None:
                 pending.append(row)
                 target = row
+                row.key = tokens[0]
             else:
                 target.values.update(row.values)
                 target.custom.update(row.custom)
+                if tokens[0] != target.key:
+                    self.mixed_keys(target, tokens[0])
             for token in tokens:
                 by_token[token] = target
         return pending
@@ -246,13 +269,81 @@ class PersonWriter(BaseWriter):
         self.users = UserDirectory() if "owner" in plan.fields else None
         self.accounts = AccountDirectory()
         self.stages = {stage.key: stage for stage in LifecycleStage.objects.all()}
+        from tandem.imports.services import RowReader
+
+        self.fingerprints = RowFingerprints(
+            plan,
+            key_reader=RowReader(key_plan(plan, KEYS["people"])),
+            tokens=self.tokens_for,
+            stored=self._stored_fingerprints,
+        )
+        # First keys of records that get no fingerprint: a row of theirs was rejected or noted.
+        self.tainted: set[tuple] = set()
+
+    def read_batch(self, records, reader, *, final=False):
+        to_read, settled = self.fingerprints.sort(records, final=final, seen=self.seen)
+        return parse_records(to_read, reader), settled
+
+    def remember_batch(self, records, reader):
+        for row in parse_records(self.fingerprints.replay(records), reader):
+            if not row.errors:
+                self.check(row)
+            tokens = self.tokens(row)
+            if row.errors:
+                if tokens:
+                    self.tainted.add(tokens[0])
+            else:
+                self.seen.update(tokens)
+
+    def rejected(self, row, result):
+        result.rejected.append(row)
+        tokens = self.tokens(row)
+        if tokens:
+            self.tainted.add(tokens[0])
+
+    def mixed_keys(self, target, key):
+        self.tainted.update((target.key, key))
+
+    def _fingerprint(self, row) -> tuple[int | None, int | None]:
+        """(fingerprint, row count) to store on the record this row became."""
+        state = self.fingerprints.fingerprint(row.key) if row.key is not None else None
+        if state is None:
+            return None, None
+        fingerprint, count = state
+        return (None if row.key in self.tainted else fingerprint), count
+
+    def _stored_fingerprints(self, keys: list[tuple]) -> dict[tuple, tuple[int | None, int]]:
+        """{key: (fingerprint if the record is unchanged since it was written, row count)} of stored people."""
+        from django.db import connection
+
+        found = {}
+        table = connection.ops.quote_name(Person._meta.db_table)
+        columns = "import_fingerprint, import_row_count, import_fingerprint_at = updated_at"
+        for kind, column in (("x", "external_id"), ("e", "LOWER(email)")):
+            values = [value for token_kind, value in keys if token_kind == kind]
+            if not values:
+                continue
+            if connection.vendor == "postgresql":
+                condition, params = f"{column} = ANY(%s)", [values]
+            else:
+                condition, params = f"{column} IN ({', '.join(['%s'] * len(values))})", values
+            sql = f"SELECT {column}, {columns} FROM {table} WHERE import_row_count IS NOT NULL AND {condition}"  # noqa: S608
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                for value, fingerprint, count, is_current in cursor.fetchall():
+                    found[(kind, value)] = (fingerprint if is_current else None, count)
+        return found
 
     def tokens(self, row):
+        return self.tokens_for(row.values)
+
+    @staticmethod
+    def tokens_for(values: dict) -> list[tuple]:
         tokens = []
-        if "external_id" in row.values:
-            tokens.append(("x", row.values["external_id"]))
-        if "email" in row.values:
-            tokens.append(("e", row.values["email"]))
+        if "external_id" in values:
+            tokens.append(("x", values["external_id"]))
+        if "email" in values:
+            tokens.append(("e", values["email"]))
         return tokens
 
     def check(self, row):
@@ -304,6 +395,8 @@ class PersonWriter(BaseWriter):
             "lifecycle_stage_id",
             "account_id",
             "custom_fields",
+            "import_fingerprint",
+            "import_row_count",
             *{attname for name, attname in self.FIELD_ATTRS.items() if name in self.plan.fields},
         ]
         if "email_opt_out" in self.plan.fields:
@@ -331,6 +424,7 @@ class PersonWriter(BaseWriter):
         now = timezone.now()
         by_external_id, by_email = self._existing(rows)
         inserts, updates, stage_changes, matches, audits = [], defaultdict(list), [], [], []
+        fingerprinted: list[tuple[int | None, int, int]] = []
         new_accounts: dict[str, dict] = {}
         account_requests: list[tuple[ParsedRow, dict]] = []
         for row in rows:
@@ -349,7 +443,7 @@ class PersonWriter(BaseWriter):
             elif email_owner is not None and email_owner["id"] != current["id"]:
                 row.error("Email", f"'{values['email']}' belongs to another person (#{email_owner['id']})")
             if row.errors:
-                result.rejected.append(row)
+                self.rejected(row, result)
                 continue
             account_id, method, domain = self._account_for(values)
             if method == "create":
@@ -360,7 +454,7 @@ class PersonWriter(BaseWriter):
                 if account is None:
                     if not self.mapping.create_accounts:
                         row.error("Account", f"no account matches '{values.get('account_name') or domain_key}'")
-                        result.rejected.append(row)
+                        self.rejected(row, result)
                         continue
                     account = {"name": values.get("account_name") or domain_key, "domain": domain_key}
                 if domain_key:
@@ -371,13 +465,25 @@ class PersonWriter(BaseWriter):
                 account_requests.append((row, account))
             if current is None:
                 self._insert(row, account_id, method, domain, now, inserts, stage_changes, matches)
+                fingerprint, count = self._fingerprint(row)
+                row.person.update(import_fingerprint=fingerprint, import_fingerprint_at=now, import_row_count=count)
                 _count_outcome(result, row, "created")
             else:
                 changed = self._update(row, current, account_id, method, domain, now, stage_changes, matches, result)
+                fingerprint, count = self._fingerprint(row)
                 if changed:
                     before, after = changed
                     fields = tuple(sorted(after))
-                    updates[fields].append({"id": current["id"], **after, "updated_at": now})
+                    updates[fields].append(
+                        {
+                            "id": current["id"],
+                            **after,
+                            "updated_at": now,
+                            "import_fingerprint": fingerprint,
+                            "import_fingerprint_at": now,
+                            "import_row_count": count,
+                        }
+                    )
                     audits.append(
                         (
                             current["id"],
@@ -388,6 +494,9 @@ class PersonWriter(BaseWriter):
                     )
                     _count_outcome(result, row, "updated")
                 else:
+                    stored = (current["import_fingerprint"], current["import_row_count"])
+                    if count is not None and stored != (fingerprint, count):
+                        fingerprinted.append((fingerprint, count, current["id"]))
                     _count_outcome(result, row, "unchanged")
         if new_accounts:
             result.accounts_created += self._create_accounts(new_accounts, now)
@@ -404,7 +513,22 @@ class PersonWriter(BaseWriter):
                 match["person_id"] = match.pop("person")["id"]
         self.inserter.write(Person, inserts)
         for fields, items in updates.items():
-            self.inserter.update(Person, [*fields, "updated_at"], items)
+            if fields == LINKED_ACCOUNT:
+                self.inserter.update(Person, ["account_id", "updated_at"], items)
+            else:
+                marks = ["import_fingerprint", "import_fingerprint_at", "import_row_count"]
+                self.inserter.update(Person, [*fields, "updated_at", *marks], items)
+        if fingerprinted:
+            # Records the file leaves as they are keep its fingerprint, so that the next run skips them.
+            from django.db import connection
+
+            table = connection.ops.quote_name(Person._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"UPDATE {table} SET import_fingerprint = %s, import_row_count = %s, "  # noqa: S608
+                    "import_fingerprint_at = updated_at WHERE id = %s",
+                    fingerprinted,
+                )
         self.inserter.write(StageChange, stage_changes)
         self.inserter.write(AccountMatch, matches)
         self.audit_updates("crm.person", audits)
@@ -458,6 +582,7 @@ class PersonWriter(BaseWriter):
                 stage_changes.append(self._stage_change({"id": current["id"]}, present, wanted, now, row.line))
             else:
                 result.notes["stage_not_moved_backward"] += 1
+                self.tainted.add(row.key)
         if (
             account_id
             and account_id != current["account_id"]
@@ -526,7 +651,7 @@ class PersonWriter(BaseWriter):
             person["account_id"] = account_id
             matches.append(self._match(person, account_id, None, MatchMethod.IMPORT, "", now))
             return
-        updates[("account_id",)].append({"id": person["id"], "account_id": account_id, "updated_at": now})
+        updates[LINKED_ACCOUNT].append({"id": person["id"], "account_id": account_id, "updated_at": now})
         matches.append(
             self._match({"id": person["id"]}, account_id, person.get("account_id"), MatchMethod.IMPORT, "", now)
         )

@@ -11,6 +11,7 @@ SQLite as tuples of what Django itself would have stored.
 
 import datetime as dt
 import json
+from contextlib import contextmanager
 from decimal import Decimal
 from operator import itemgetter
 
@@ -191,6 +192,35 @@ class BulkInserter:
             values.append(item)
         with connection.cursor() as cursor:
             cursor.executemany(sql, values)
+
+
+# SQLite settings while a loader writes: a page cache that holds the tables' busy index pages (the
+# default 2 MiB makes every insert into a many-indexed table read pages back), and checkpoints of
+# the write-ahead log every 64 MiB instead of every 4 MiB. Durability is unchanged.
+SQLITE_LOADER_CACHE_KIB = 256 * 1024
+SQLITE_LOADER_CHECKPOINT_PAGES = 16_384
+
+
+@contextmanager
+def loading():
+    """Database settings for writing many rows in this block; the connection's own come back after."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        cache_size = cursor.fetchone()[0]
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        checkpoint_pages = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = {-SQLITE_LOADER_CACHE_KIB}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_LOADER_CHECKPOINT_PAGES}")
+    try:
+        yield
+    finally:
+        if connection.connection is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
 
 
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:

@@ -3,6 +3,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from tandem.audit.models import AuditEntry
 from tandem.crm.models import Account, AccountMatch, Opportunity, OpportunityStageChange, Person, StageChange
@@ -357,3 +358,89 @@ def test_remember_rebuilds_keys_so_a_resumed_run_still_sees_duplicates(cast, tmp
     writer = PersonWriter(plan, run=run, actor=Actor.importer())
     writer.remember(ParsedRow(line=2, raw=["a@b.co"], values={"email": "a@b.co"}))
     assert ("e", "a@b.co") in writer.seen
+
+
+def test_reimporting_a_file_with_duplicates_across_batches_changes_nothing(cast, tmp_path):
+    rows = [["Email", "Title", "Phone", "Lifecycle Stage"]]
+    rows += [[f"p{i}@acme.com", "Rep", f"+1 555 000{i}", "lead"] for i in range(5)]
+    rows += [["p0@acme.com", "Lead rep", "", "mql"], ["P1@acme.com", "", "+1 555 1111", ""]]
+    path = csv_file(tmp_path, rows)
+    first = import_run_execute(run_id=import_run_create(by=cast.revops, kind="people", path=path).pk, batch_size=2)
+    assert (first.created_count, first.duplicate_count, first.rejected_count) == (5, 2, 0)
+    p0, p1 = Person.objects.get(email="p0@acme.com"), Person.objects.get(email="p1@acme.com")
+    assert (p0.title, p0.phone, p0.lifecycle_stage_id) == ("Lead rep", "+1 555 0000", "mql")
+    assert (p1.title, p1.phone) == ("Rep", "+1 555 1111")
+    person_audits = AuditEntry.objects.filter(entity_type="crm.person").count()
+    stage_changes = StageChange.objects.count()
+
+    again = import_run_execute(run_id=import_run_create(by=cast.revops, kind="people", path=path).pk, batch_size=2)
+    assert (again.created_count, again.updated_count, again.unchanged_count, again.duplicate_count) == (0, 0, 5, 2)
+    assert AuditEntry.objects.filter(entity_type="crm.person").count() == person_audits
+    assert StageChange.objects.count() == stage_changes
+    p0.refresh_from_db()
+    assert (p0.title, p0.phone, p0.lifecycle_stage_id) == ("Lead rep", "+1 555 0000", "mql")
+
+
+def test_a_record_changed_since_the_import_is_compared_again_and_updated_from_the_merged_rows(cast, tmp_path):
+    rows = [["Email", "Title"], ["ann@acme.com", "CTO"], ["bo@acme.com", "VP"], ["cy@acme.com", "CFO"]]
+    rows += [["ann@acme.com", "CEO"]]
+    path = csv_file(tmp_path, rows)
+    import_run_execute(run_id=import_run_create(by=cast.revops, kind="people", path=path).pk, batch_size=2)
+    Person.objects.filter(email="ann@acme.com").update(title="Intern", updated_at=timezone.now())
+    Person.objects.filter(email="bo@acme.com").update(title="Intern")  # written without marking the change
+
+    again = import_run_execute(run_id=import_run_create(by=cast.revops, kind="people", path=path).pk, batch_size=2)
+    assert (again.updated_count, again.unchanged_count, again.duplicate_count) == (1, 2, 1)
+    assert Person.objects.get(email="ann@acme.com").title == "CEO"
+    entry = AuditEntry.objects.filter(entity_type="crm.person", summary__contains=f"import #{again.pk},").get()
+    assert (entry.before, entry.after) == ({"title": "Intern"}, {"title": "CEO"})
+    # A change that did not move updated_at is not seen: the rows are the ones the record was written from.
+    assert Person.objects.get(email="bo@acme.com").title == "Intern"
+
+
+def test_a_changed_row_or_mapping_is_read_again(cast, tmp_path):
+    rows = [["Email", "Title"], ["ann@acme.com", "CTO"], ["bo@acme.com", "VP"]]
+    run_import(cast, "people", csv_file(tmp_path, rows))
+    rows[2][1] = "SVP"
+    again = run_import(cast, "people", csv_file(tmp_path, rows))
+    assert (again.updated_count, again.unchanged_count) == (1, 1)
+    mapping = Mapping(kind="people", columns={"Title": None})
+    third = run_import(cast, "people", csv_file(tmp_path, rows), mapping=mapping)
+    assert (third.updated_count, third.unchanged_count) == (0, 2)
+    assert Person.objects.get(email="bo@acme.com").title == "SVP"
+
+
+def test_rows_rejected_before_are_rejected_again_on_reimport(cast, tmp_path):
+    rows = [["Email", "Create Date"], ["ann@acme.com", "2024-01-05"], ["ann@acme.com", "yesterday"]]
+    rows += [["bo@acme.com", "2024-01-06"]]
+    path = csv_file(tmp_path, rows)
+    first = run_import(cast, "people", path)
+    assert (first.created_count, first.rejected_count, first.duplicate_count) == (2, 1, 0)
+    again = run_import(cast, "people", path)
+    assert (again.unchanged_count, again.rejected_count, again.duplicate_count) == (2, 1, 0)
+    with open(again.error_file, newline="", encoding="utf-8") as handle:
+        assert [line[0] for line in csv.reader(handle)] == ["tandem_error_line", "3"]
+
+
+def test_a_stopped_reimport_resumes_with_the_rows_it_held_back(cast, tmp_path):
+    rows = [["Email", "Title"]] + [[f"p{i}@acme.com", "Rep"] for i in range(5)] + [["p0@acme.com", "Lead rep"]]
+    path = csv_file(tmp_path, rows)
+    import_run_execute(run_id=import_run_create(by=cast.revops, kind="people", path=path).pk, batch_size=2)
+    Person.objects.filter(email="p0@acme.com").update(title="Intern", updated_at=timezone.now())
+    run = import_run_create(by=cast.revops, kind="people", path=path)
+
+    class WorkerKilled(BaseException):
+        """Stands in for the process dying: no handler in the import runs."""
+
+    def die_after_two_batches(current):
+        if current.rows_read >= 4:
+            raise WorkerKilled
+
+    with pytest.raises(WorkerKilled):
+        import_run_execute(run_id=run.pk, batch_size=2, progress=die_after_two_batches)
+    assert Person.objects.get(email="p0@acme.com").title == "Intern"  # its first row waits for its last
+    run = import_run_execute(run_id=run.pk, batch_size=2)
+    assert (run.rows_read, run.updated_count, run.unchanged_count, run.duplicate_count) == (6, 1, 4, 1)
+    assert Person.objects.get(email="p0@acme.com").title == "Lead rep"
+    entry = AuditEntry.objects.filter(entity_type="crm.person", summary__contains=f"import #{run.pk},").get()
+    assert (entry.before, entry.after) == ({"title": "Intern"}, {"title": "Lead rep"})

@@ -1,0 +1,179 @@
+"""Fingerprints of what an import wrote to each record, so that importing the same rows again is cheap.
+
+A record's fingerprint is a hash of the file rows that wrote it, in file order, together with the
+file's header and the mapping; the record also keeps how many rows that was and when it was
+written. While nobody has changed the record since (its `updated_at` is still that time), rows
+that hash to the same fingerprint would write exactly what the record already holds.
+
+Reading a batch, each record is keyed and hashed from its raw cells — the other cells are not
+parsed. For a key whose stored record came from n rows, the first rows of the key in this file
+are held until the n-th: if those n rows hash to the stored fingerprint they are all counted
+(the first as unchanged, the rest as duplicates) without being read; otherwise they are read and
+written together, so the record is compared with what the file's rows say once merged, never
+written from the first row and then again from a later one. Rows of a key after that, and rows
+whose key cannot be read, take the ordinary path.
+"""
+
+import hashlib
+import json
+from collections import Counter
+
+from tandem.imports.mapping import Plan
+from tandem.imports.reading import Record
+
+# Changing how rows become records invalidates every stored fingerprint: change this with it.
+FINGERPRINT_VERSION = b"tandem-import-1"
+_HELD, _DONE = 0, 1
+# Rows held back at once, at most: past this they are read and written (correct, only not skipped).
+HELD_LIMIT = 50_000
+
+
+def _signed(digest: bytes) -> int:
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def key_plan(plan: Plan, key_fields: tuple[str, ...]) -> Plan:
+    """The plan restricted to the columns, templates and defaults that fill the key fields."""
+    return Plan(
+        kind=plan.kind,
+        mapping=plan.mapping,
+        header=plan.header,
+        columns=[column for column in plan.columns if column.field in key_fields],
+        skipped=plan.skipped,
+        templates={target: text for target, text in plan.templates.items() if target in key_fields},
+        defaults={target: value for target, value in plan.defaults.items() if target in key_fields},
+    )
+
+
+def mapping_signature(plan: Plan) -> bytes:
+    """What besides the cells decides what a row becomes: the kind, the header and the mapping."""
+    described = json.dumps(
+        {"kind": plan.kind, "header": plan.header, "mapping": plan.mapping.as_dict()}, sort_keys=True, default=str
+    )
+    return hashlib.blake2b(FINGERPRINT_VERSION + described.encode(), digest_size=16).digest()
+
+
+class KeyState:
+    """One key's rows in this file so far: their hash and count, and the records held back."""
+
+    __slots__ = ("count", "fingerprint", "held", "phase", "stored_count", "stored_fingerprint")
+
+    def __init__(self, fingerprint: int, stored_fingerprint: int | None, stored_count: int):
+        self.fingerprint = fingerprint
+        self.count = 1
+        self.stored_fingerprint = stored_fingerprint
+        self.stored_count = stored_count
+        self.held: list = []
+        self.phase = _HELD if stored_count else _DONE
+
+
+class RowFingerprints:
+    """Keys, hashes and held rows of one import run, across its batches."""
+
+    def __init__(self, plan: Plan, *, key_reader, tokens, stored):
+        self.signature = mapping_signature(plan)
+        self.key_reader = key_reader  # a RowReader for the key columns only
+        self.tokens = tokens  # values by field -> [key tokens]
+        self.stored = stored  # [first tokens] -> {token: (fingerprint or None, row count)}
+        self.keys: dict[tuple, KeyState] = {}
+        self.held_rows = 0
+        self.stored_now: dict = {}
+
+    def _keyed(self, records: list) -> list[tuple]:
+        """(record, tokens or None, digest, stored) per record; stored states are fetched for keys new to the run."""
+        blake = hashlib.blake2b
+        signature = self.signature
+        read_keys, tokens_of, keys = self.key_reader.fill, self.tokens, self.keys
+        keyed, new_keys = [], []
+        for record in records:
+            tokens = None
+            if type(record) is Record:
+                values, errors = {}, []
+                read_keys(record.values, values, {}, errors)
+                if not errors:
+                    tokens = tokens_of(values) or None
+            if tokens is None:
+                keyed.append((record, None, None))
+                continue
+            digest = blake(signature + "\x1f".join(record.values).encode(), digest_size=8).digest()
+            keyed.append((record, tokens, digest))
+            if tokens[0] not in keys:
+                new_keys.append(tokens[0])
+        self.stored_now = self.stored(new_keys) if new_keys else {}
+        return keyed
+
+    def _advance(self, key, digest: bytes) -> KeyState:
+        state = self.keys.get(key)
+        if state is None:
+            fingerprint, count = self.stored_now.get(key, (None, 0))
+            state = self.keys[key] = KeyState(_signed(digest), fingerprint, count)
+        else:
+            state.count += 1
+            combined = state.fingerprint.to_bytes(8, "big", signed=True) + digest
+            state.fingerprint = _signed(hashlib.blake2b(combined, digest_size=8).digest())
+        return state
+
+    def sort(self, records: list, *, final: bool, seen: set) -> tuple[list, Counter]:
+        """The records to read and write now (held ones at the row that settles them), and rows settled unread."""
+        settled: Counter = Counter()
+        to_read = []
+        for record, tokens, digest in self._keyed(records):
+            if tokens is None:
+                to_read.append(record)
+                continue
+            state = self._advance(tokens[0], digest)
+            if state.phase == _DONE:
+                to_read.append(record)
+                continue
+            state.held.append((record, tokens))
+            self.held_rows += 1
+            if state.count < state.stored_count:
+                continue
+            state.phase = _DONE
+            held, state.held = state.held, []
+            self.held_rows -= len(held)
+            if state.count == state.stored_count and state.fingerprint == state.stored_fingerprint:
+                settled["unchanged"] += 1
+                settled["duplicate"] += len(held) - 1
+                for _, held_tokens in held:
+                    seen.update(held_tokens)
+            else:
+                to_read.extend(held_record for held_record, _ in held)
+        if final or self.held_rows > HELD_LIMIT:
+            to_read.extend(self.release_all())
+        to_read.sort(key=lambda record: record.line)
+        return to_read, settled
+
+    def release_all(self) -> list:
+        """Records still held at the end of the file (their later rows were not there), in file order."""
+        released = []
+        for state in self.keys.values():
+            if state.held:
+                released.extend(state.held)
+                state.held = []
+                state.phase = _DONE
+        self.held_rows = 0
+        return [record for record, _ in released]
+
+    def replay(self, records: list) -> list:
+        """Rows committed before a restart: rebuild the keys' state; returns the records settled by then."""
+        settled = []
+        for record, tokens, digest in self._keyed(records):
+            if tokens is None:
+                settled.append(record)
+                continue
+            state = self._advance(tokens[0], digest)
+            if state.phase == _HELD and state.count < state.stored_count:
+                state.held.append((record, tokens))
+                continue
+            # The stored record includes this row: it was written, or settled unread, before the restart.
+            state.phase = _DONE
+            settled.extend(held_record for held_record, _ in state.held)
+            state.held = []
+            settled.append(record)
+        return settled
+
+    def fingerprint(self, key) -> tuple[int, int] | None:
+        """(fingerprint, row count) for the record of this key as written now."""
+        state = self.keys.get(key)
+        return (state.fingerprint, state.count) if state is not None else None
