@@ -29,6 +29,7 @@ BENCHMARKS = [
     "import_people",
     "export_people",
     "rules_evaluate",
+    "fit_rescore",
 ]
 SMALL = {"people": 20_000, "accounts": 2_000, "touchpoints_per_person": 10.0}
 # At a million people the touchpoint table alone would be 10 million rows at the demo's usual

@@ -24,6 +24,13 @@ def to_q(rule, *, as_of=None):
     return build(rule, as_of=as_of)
 
 
+def facts_for_people(rules, *, as_of, people=None, chunk_size=10_000):
+    """(person id, Facts) for everyone, set-based (see tandem.lib.rules.records)."""
+    from tandem.lib.rules.records import facts_for_people as build
+
+    return build(rules, as_of=as_of, people=people, chunk_size=chunk_size)
+
+
 def facts_for_person(person, rules, *, as_of):
     """Facts for one person (see tandem.lib.rules.records)."""
     from tandem.lib.rules.records import facts_for_person as build
@@ -46,6 +53,7 @@ __all__ = [
     "evaluate",
     "evidence",
     "explain",
+    "facts_for_people",
     "facts_for_person",
     "fit_rules_parse",
     "fit_score",

@@ -193,6 +193,7 @@ def _fast_check(comparison: n.Comparison) -> tuple[Callable, bool] | None:
             n.ENDS_WITH: lambda: operator.methodcaller("endswith", lowered[0]),
             n.STARTS_WITH_ANY: lambda: operator.methodcaller("startswith", lowered),
             n.ENDS_WITH_ANY: lambda: operator.methodcaller("endswith", lowered),
+            n.CONTAINS_ANY: lambda: lambda value: any(map(value.__contains__, lowered)),
         }
         return (checks[positive](), negate) if positive in checks else None
     if kind in (NUMBER, BOOL, CHOICE):
@@ -200,6 +201,9 @@ def _fast_check(comparison: n.Comparison) -> tuple[Callable, bool] | None:
             return frozenset(values).__contains__, negate
         if positive in REFLECTED:
             return partial(REFLECTED[positive], values[0]), negate
+        if positive == n.BETWEEN:
+            low, high = values
+            return (lambda value: low <= value <= high), negate
     return None
 
 

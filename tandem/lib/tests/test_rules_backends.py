@@ -1,4 +1,5 @@
-"""The Python evaluator and the database (to_q) give the same, exact answers on one seeded company."""
+"""The Python evaluator (on one person's facts, or everyone's read in bulk) and the database (to_q) give the
+same, exact answers on one seeded company."""
 
 import datetime as dt
 from decimal import Decimal
@@ -9,7 +10,7 @@ from tandem.campaigns.models import Campaign
 from tandem.crm.models import Account, Person
 from tandem.crm.tests.factories import make_account, make_person
 from tandem.engagement.models import Touchpoint
-from tandem.lib.rules import evaluate, facts_for_person, parse, to_q
+from tandem.lib.rules import evaluate, facts_for_people, facts_for_person, parse, to_q
 
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -159,6 +160,11 @@ def _python_matches(company, rule) -> set[str]:
     return {key for key, person in company.items() if evaluate(rule, facts_for_person(person, rule, as_of=AS_OF))}
 
 
+def _bulk_matches(company, rule) -> set[str]:
+    keys = {person.pk: key for key, person in company.items()}
+    return {keys[person_id] for person_id, facts in facts_for_people(rule, as_of=AS_OF) if evaluate(rule, facts)}
+
+
 def _database_matches(company, rule) -> set[str]:
     keys = {person.pk: key for key, person in company.items()}
     return {keys[pk] for pk in Person.objects.filter(to_q(rule, as_of=AS_OF)).values_list("pk", flat=True)}
@@ -168,6 +174,7 @@ def _database_matches(company, rule) -> set[str]:
 def test_python_and_database_give_the_expected_people(company, condition, expected):
     rule = parse(condition)
     assert _python_matches(company, rule) == expected
+    assert _bulk_matches(company, rule) == expected
     assert _database_matches(company, rule) == expected
 
 
@@ -204,3 +211,18 @@ def test_facts_for_a_person_hold_each_aggregate_by_its_key(company):
     }
     assert facts.account["industry"] == "Software"
     assert facts.account["annual_revenue"] == Decimal("5000000.50")
+
+
+def test_bulk_facts_read_people_accounts_and_each_aggregate_in_a_fixed_number_of_queries(
+    company, django_assert_num_queries
+):
+    rule = parse(
+        "count(form_submit, last 30 days) >= 1 and days since last(page_view) < 5 and account.industry is not blank"
+    )
+    with django_assert_num_queries(4):  # two aggregates, the accounts, the people
+        facts = dict(facts_for_people(rule, as_of=AS_OF, chunk_size=2))
+    ann, dan = facts[company["ann"].pk], facts[company["dan"].pk]
+    assert ann.aggregates == {"count(form_submit, last 30 days)": 1, "last(page_view)": ago(1)}
+    assert dan.aggregates == {"count(form_submit, last 30 days)": 0, "last(page_view)": None}
+    assert ann.account == {"industry": "Software"}
+    assert facts[company["bob"].pk].account is None
