@@ -13,8 +13,9 @@ Order of work, the same for one person or ten million touchpoints:
    full points inside the window.
 4. The engagement score is the sum of the values, rounded half up and clamped to 0..100.
 
-Lines come out in one canonical order (person, given at, touchpoint, rule) and the sums are
-taken in that order, so the bulk and the one-person paths give bit-identical values.
+Lines come out in one canonical order (rule, person, given at, touchpoint) and each person's sum
+is taken in that order, so the bulk and the one-person paths give bit-identical values, and a
+store that numbers the lines in that order can replay the sum by id.
 """
 
 import datetime as dt
@@ -69,7 +70,7 @@ class TouchpointBatch:
 
 @dataclass
 class LedgerLines:
-    """One line per (touchpoint, rule) that counts, in canonical order."""
+    """One line per (touchpoint, rule) that counts, in canonical order: rule, person, given at, touchpoint."""
 
     person_id: np.ndarray
     touchpoint_id: np.ndarray
@@ -147,6 +148,61 @@ def _segment_starts(*keys: np.ndarray) -> np.ndarray:
     return start
 
 
+def _bits_for(count: int) -> int:
+    """Bits that hold the numbers 0..count-1."""
+    return max(1, int(count - 1).bit_length())
+
+
+def _dense_key(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Values as small non-negative integers in the same order, and the bits they need."""
+    if not len(values):
+        return values, 1
+    low, high = int(values.min()), int(values.max())
+    if high - low < 4 * len(values) + 1024:
+        return values - low, _bits_for(high - low + 1)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return inverse.astype(np.int64), _bits_for(len(distinct))
+
+
+def _order_by(keys: list[tuple[np.ndarray, int]], *, fallback) -> np.ndarray:
+    """Indexes that sort by the keys (most significant first), packed into one int64 when they fit."""
+    if sum(bits for _, bits in keys) > 62:
+        return fallback()
+    packed = np.zeros(len(keys[0][0]), dtype=np.int64)
+    for values, bits in keys:
+        packed <<= bits
+        packed |= values.astype(np.int64)
+    # The last key is a line's unique place, so the packed keys are unique and any sort is exact.
+    return np.argsort(packed)
+
+
+def _newest_first_order(occurred_at_us: np.ndarray, touchpoint_id: np.ndarray, rule_index: np.ndarray) -> np.ndarray:
+    """Indexes ordering lines by time descending, touchpoint id descending, rule ascending."""
+    touchpoint_key, touchpoint_bits = _dense_key(touchpoint_id)
+    rule_bits = _bits_for(int(rule_index.max()) + 1) if len(rule_index) else 1
+    if touchpoint_bits + rule_bits <= 62:
+        tie_key = ((touchpoint_key.max(initial=0) - touchpoint_key) << rule_bits) | rule_index
+        order = np.argsort(tie_key)  # unique keys: any sort gives the same order
+    else:
+        order = np.argsort(rule_index, kind="stable")
+        order = order[np.argsort(-touchpoint_id[order], kind="stable")]
+    return order[np.argsort(-occurred_at_us[order], kind="stable")]
+
+
+def _sum_by_person(person_id: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(people with lines ascending, their totals), each total summed in the lines' order."""
+    if not len(person_id):
+        return np.empty(0, dtype=np.int64), np.zeros(0)
+    low, high = int(person_id.min()), int(person_id.max())
+    if high - low < 4 * len(person_id) + 1024:
+        offset = person_id - low
+        present = np.bincount(offset, minlength=high - low + 1) > 0
+        totals = np.bincount(offset, weights=value, minlength=high - low + 1)
+        return np.flatnonzero(present) + low, totals[present]
+    people, inverse = np.unique(person_id, return_inverse=True)
+    return people, np.bincount(inverse, weights=value, minlength=len(people))
+
+
 def score_lines(
     rules: EngagementRules,
     *,
@@ -179,9 +235,20 @@ def score_lines(
 
     points = rule_points[rule_index]
     capped_by = np.zeros(len(points), dtype=np.int8)
-    if (rule_caps > 0).any() and len(points):
-        # Newest first within each (person, rule); ties cannot happen: a touchpoint matches a rule once.
-        order = np.lexsort((-touchpoint_id, -occurred_at_us, rule_index, person_id))
+    count = len(points)
+    # newest[i]: the line's place when all lines are taken newest first (ties: higher touchpoint id
+    # first, then contract order of the rules). Every ordering below packs its keys with it into one
+    # int64, because numpy sorts one integer key many times faster than lexsort sorts several.
+    newest = np.empty(count, dtype=np.int64)
+    newest[_newest_first_order(occurred_at_us, touchpoint_id, rule_index)] = np.arange(count)
+    person_key, person_bits = _dense_key(person_id)
+    line_bits = _bits_for(count)
+    rule_bits = _bits_for(max(len(rules.rules), 1))
+    if (rule_caps > 0).any() and count:
+        order = _order_by(
+            [(person_key, person_bits), (rule_index, rule_bits), (newest, line_bits)],
+            fallback=lambda: np.lexsort((newest, rule_index, person_id)),
+        )
         sorted_rule = rule_index[order]
         magnitude = np.abs(points[order])
         used_before = _exclusive_segment_cumsum(magnitude, _segment_starts(person_id[order], sorted_rule))
@@ -194,17 +261,12 @@ def score_lines(
     line_groups = rule_groups[rule_index]
     grouped = np.flatnonzero((line_groups >= 0) & (points > 0))
     if len(grouped):
-        order = grouped[
-            np.lexsort(
-                (
-                    rule_index[grouped],
-                    -touchpoint_id[grouped],
-                    -occurred_at_us[grouped],
-                    line_groups[grouped],
-                    person_id[grouped],
-                )
-            )
-        ]
+        group_bits = _bits_for(len(rules.groups))
+        within = _order_by(
+            [(person_key[grouped], person_bits), (line_groups[grouped], group_bits), (newest[grouped], line_bits)],
+            fallback=lambda: np.lexsort((newest[grouped], line_groups[grouped], person_id[grouped])),
+        )
+        order = grouped[within]
         given = points[order]
         used_before = _exclusive_segment_cumsum(given, _segment_starts(person_id[order], line_groups[order]))
         allowed = np.clip(group_caps[line_groups[order]] - used_before, 0, given)
@@ -218,7 +280,11 @@ def score_lines(
     else:
         value = points.astype(np.float64)
 
-    order = np.lexsort((rule_index, touchpoint_id, occurred_at_us, person_id))
+    # Canonical order: rule, person, then oldest first (the reverse of newest).
+    order = _order_by(
+        [(rule_index, rule_bits), (person_key, person_bits), (count - 1 - newest, line_bits)],
+        fallback=lambda: np.lexsort((-newest, person_id, rule_index)),
+    )
     lines = LedgerLines(
         person_id=person_id[order],
         touchpoint_id=touchpoint_id[order],
@@ -228,8 +294,7 @@ def score_lines(
         capped_by=capped_by[order],
         value=value[order],
     )
-    people, inverse = np.unique(lines.person_id, return_inverse=True)
-    total = np.bincount(inverse, weights=lines.value, minlength=len(people)) if len(people) else np.zeros(0)
+    people, total = _sum_by_person(lines.person_id, lines.value)
     engagement_score = np.clip(np.floor(total + 0.5), 0, SCORE_MAX).astype(np.int16)
     return ScoreResult(lines=lines, person_id=people, total=total, engagement_score=engagement_score)
 

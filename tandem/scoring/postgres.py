@@ -1,10 +1,11 @@
 """The full rescore on PostgreSQL: rules matched in SQL, every row moved by binary COPY.
 
-Binary COPY rows of fixed-width columns are fixed-size records, so numpy reads and writes them
-without touching a Python object per row:
-- out: (person id, touchpoint id, rule index, occurred at) for every (touchpoint, rule) match;
-- in: the ledger lines, one block per rule (its name is the one variable-width column, so it goes
-  last and each block is again fixed-size), with ids given in the engine's canonical order;
+No Python object is made per row:
+- out: (person id, touchpoint id, rule index, occurred at) for every (touchpoint, rule) match, each
+  column as one bytea of binary values that numpy reads directly;
+- in, by binary COPY (rows of fixed-width columns are fixed-size records numpy can build): the
+  ledger lines, one block per rule (its name is the one variable-width column, so it goes last
+  and each block is again fixed-size), with ids given in the engine's canonical order;
 - in: (person id, score) into a temporary table, then one UPDATE ... FROM for changed scores.
 """
 
@@ -12,6 +13,7 @@ import datetime as dt
 import json
 
 import numpy as np
+import psycopg
 from django.db import connection
 from psycopg import sql
 
@@ -27,20 +29,6 @@ COPY_TRAILER = b"\xff\xff"
 # PostgreSQL counts timestamps in microseconds from 2000-01-01 UTC.
 POSTGRES_EPOCH_US = engine.to_microseconds(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
 NO_CAMPAIGN = -1
-
-MATCH_RECORD = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("person_length", ">i4"),
-        ("person_id", ">i8"),
-        ("touchpoint_length", ">i4"),
-        ("touchpoint_id", ">i8"),
-        ("rule_length", ">i4"),
-        ("rule_index", ">i4"),
-        ("occurred_length", ">i4"),
-        ("occurred_at", ">i8"),
-    ]
-)
 
 
 def _rule_condition(rule, campaign_ids: list[int]) -> sql.Composable:
@@ -81,22 +69,40 @@ def matches_query(rules: EngagementRules, *, as_of: dt.datetime) -> sql.Composab
     )
 
 
-def read_matches(rules: EngagementRules, *, as_of: dt.datetime) -> np.ndarray:
-    """The matches as a numpy record array (big-endian fields, as COPY sends them)."""
+def read_matches(rules: EngagementRules, *, as_of: dt.datetime) -> dict[str, np.ndarray]:
+    """The matches as arrays: person_id, touchpoint_id, rule_index, occurred_at_us.
+
+    Each column comes back as one bytea of big-endian binary values (PostgreSQL's own send
+    functions, concatenated), which numpy reads in one step: no Python object per row. A bytea
+    holds up to 1 GB, so this reads up to 130 million matches at once.
+    """
+    empty = {
+        "person_id": np.empty(0, np.int64),
+        "touchpoint_id": np.empty(0, np.int64),
+        "rule_index": np.empty(0, np.int32),
+        "occurred_at_us": np.empty(0, np.int64),
+    }
     if not rules.rules:
-        return np.zeros(0, dtype=MATCH_RECORD)
-    chunks = []
-    query = sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(matches_query(rules, as_of=as_of))
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg cursor, for COPY
-        # The single ordered stream gains nothing from JIT compilation.
+        return empty
+    query = sql.SQL(
+        "SELECT string_agg(int8send(m.person_id), ''::bytea), string_agg(int8send(m.id), ''::bytea), "
+        "string_agg(int2send(m.rule_index::int2), ''::bytea), string_agg(timestamptz_send(m.occurred_at), ''::bytea) "
+        "FROM ({}) m"
+    ).format(matches_query(rules, as_of=as_of))
+    connection.ensure_connection()
+    # Django's cursors bind on the client, which cannot ask for binary results; this one can.
+    with psycopg.Cursor(connection.connection) as raw:
         raw.execute("SET LOCAL jit = off")
-        with raw.copy(query) as copy:
-            for data in copy:
-                chunks.append(data)
-    payload = b"".join(chunks)
-    body = memoryview(payload)[len(COPY_SIGNATURE) : len(payload) - len(COPY_TRAILER)]
-    return np.frombuffer(body, dtype=MATCH_RECORD)
+        raw.execute(query, binary=True)
+        person_ids, touchpoint_ids, rule_indexes, occurred = raw.fetchone()
+    if person_ids is None:
+        return empty
+    return {
+        "person_id": np.frombuffer(person_ids, dtype=">i8").astype(np.int64),
+        "touchpoint_id": np.frombuffer(touchpoint_ids, dtype=">i8").astype(np.int64),
+        "rule_index": np.frombuffer(rule_indexes, dtype=">i2").astype(np.int32),
+        "occurred_at_us": np.frombuffer(occurred, dtype=">i8").astype(np.int64) + POSTGRES_EPOCH_US,
+    }
 
 
 def _ledger_block(rules, result, positions: np.ndarray, ids: np.ndarray, name: bytes, *, scored_at_us, version):
@@ -182,11 +188,15 @@ def write_ledger(rules: EngagementRules, result: engine.ScoreResult, *, scored_a
     count = len(result.lines)
     scored_at_us = engine.to_microseconds(scored_at)
 
+    # Lines are in canonical order, rule first, so each rule's lines are one slice; ids 1..n follow
+    # that order, which keeps the primary key appended in order and lets a person's lines ordered by
+    # id replay the engine's sum.
+    boundaries = np.searchsorted(result.lines.rule_index, np.arange(len(rules.rules) + 1))
+
     def blocks():
         for index, rule in enumerate(rules.rules):
-            positions = np.flatnonzero(result.lines.rule_index == index)
+            positions = np.arange(boundaries[index], boundaries[index + 1])
             if len(positions):
-                # ids 1..n follow the canonical order, so ordering a person's lines by id replays the sum.
                 yield _ledger_block(
                     rules,
                     result,
@@ -201,6 +211,24 @@ def write_ledger(rules: EngagementRules, result: engine.ScoreResult, *, scored_a
     with connection.cursor() as cursor:
         raw = cursor.cursor
         raw.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(sql.Identifier(table)))
+        # Building the indexes once after the load is three times faster than updating them per row;
+        # TRUNCATE already holds the table's exclusive lock, so nobody sees it without them.
+        raw.execute(
+            "SELECT i.relname, pg_get_indexdef(i.oid), c.conname FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid LEFT JOIN pg_constraint c ON c.conindid = i.oid "
+            "WHERE x.indrelid = %s::regclass",
+            [table],
+        )
+        indexes = raw.fetchall()
+        for index_name, _, constraint_name in indexes:
+            if constraint_name:
+                raw.execute(
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                        sql.Identifier(table), sql.Identifier(constraint_name)
+                    )
+                )
+            else:
+                raw.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index_name)))
         _copy_in(
             raw,
             sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
@@ -208,6 +236,15 @@ def write_ledger(rules: EngagementRules, result: engine.ScoreResult, *, scored_a
             ),
             blocks(),
         )
+        for _index_name, definition, constraint_name in indexes:
+            if constraint_name:
+                raw.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (id)").format(
+                        sql.Identifier(table), sql.Identifier(constraint_name)
+                    )
+                )
+            else:
+                raw.execute(definition)
         if count:
             raw.execute(
                 sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'), {})").format(
@@ -251,6 +288,9 @@ def write_scores(person_id: np.ndarray, score: np.ndarray, *, column: str = "eng
         raw.execute("DROP TABLE IF EXISTS scoring_new_scores")
         raw.execute("CREATE TEMPORARY TABLE scoring_new_scores (person_id bigint, score smallint) ON COMMIT DROP")
         _copy_in(raw, sql.SQL("COPY scoring_new_scores FROM STDIN (FORMAT binary)"), [block.tobytes()])
+        # The key keeps the anti-join below cheap even when the planner's statistics predate this
+        # transaction's own updates (it then expects one row and picks a nested loop).
+        raw.execute("ALTER TABLE scoring_new_scores ADD PRIMARY KEY (person_id)")
         raw.execute("ANALYZE scoring_new_scores")
         raw.execute(
             sql.SQL(
@@ -277,10 +317,7 @@ def recompute_all(rules: EngagementRules, *, as_of: dt.datetime, contract_versio
     result = engine.score_lines(
         rules,
         as_of_us=engine.to_microseconds(as_of),
-        person_id=matches["person_id"].astype(np.int64),
-        touchpoint_id=matches["touchpoint_id"].astype(np.int64),
-        rule_index=matches["rule_index"].astype(np.int32),
-        occurred_at_us=matches["occurred_at"].astype(np.int64) + POSTGRES_EPOCH_US,
+        **matches,
     )
     del matches
     write_ledger(rules, result, scored_at=as_of, version=contract_version)

@@ -95,10 +95,10 @@ def test_group_cap_limits_the_groups_positive_points_newest_first():
         ),
     )
     assert lines_of(result) == [
-        (1, 1, 2, CAPPED_BY_GROUP),
         (2, 0, 10, CAPPED_NONE),
-        (3, 1, 8, CAPPED_NONE),
         (4, 0, 10, CAPPED_NONE),
+        (1, 1, 2, CAPPED_BY_GROUP),
+        (3, 1, 8, CAPPED_NONE),
         (5, 2, -10, CAPPED_NONE),
     ]
     assert result.score_of(1) == 20
@@ -201,3 +201,31 @@ def test_no_touchpoints_give_no_lines_and_no_scores():
     result = score_touchpoints(rules_of(PRICING), as_of=AS_OF, batch=batch_of())
     assert len(result.lines) == 0
     assert result.score_of(1) == 0
+
+
+def test_sparse_ids_score_the_same_as_dense_ones():
+    rules = rules_of(
+        {**PRICING, "cap": 20, "group": "web"},
+        {"name": "Any", "touchpoint": "page_view", "points": 4, "group": "web"},
+        groups=[{"name": "web", "cap": 25}],
+        decay={"half_life_days": 7},
+    )
+    visits = [
+        {"id": tid, "person": person, "type": "page_view", "url": "https://a.io/pricing", "days": days}
+        for tid, person, days in [(1, 1, 5), (2, 2, 4), (3, 1, 3), (4, 1, 3), (5, 2, 1), (6, 1, 0.5)]
+    ]
+    dense = score_touchpoints(rules, as_of=AS_OF, batch=batch_of(*visits))
+    sparse_visits = [{**visit, "id": visit["id"] * 10**13, "person": visit["person"] * 10**12} for visit in visits]
+    sparse = score_touchpoints(rules, as_of=AS_OF, batch=batch_of(*sparse_visits))
+    assert sparse.person_id.tolist() == [10**12, 2 * 10**12]
+    assert (sparse.lines.touchpoint_id // 10**13).tolist() == dense.lines.touchpoint_id.tolist()
+    assert sparse.lines.points.tolist() == dense.lines.points.tolist()
+    assert sparse.lines.value.tolist() == dense.lines.value.tolist()
+    assert sparse.total.tolist() == dense.total.tolist()
+    # person 1: pricing 0.5d, 3d (tie at 3 days broken by the higher touchpoint id), then the cap.
+    assert [(int(t), int(p)) for t, p in zip(dense.lines.touchpoint_id, dense.lines.points, strict=True)][:4] == [
+        (1, 0),
+        (3, 0),
+        (4, 10),
+        (6, 10),
+    ]

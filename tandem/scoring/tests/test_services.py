@@ -84,23 +84,24 @@ def test_full_rescore_writes_scores_ledger_run_and_audit(people):
     # careers -3.54, demo 12.5, webinar 13.36 = 53.52. bob: -20 + 6.25 -> 0. carol: no lines, 44 -> 0.
     assert scores == {"alice@acme.com": 54, "bob@acme.com": 0, "carol@beta.io": 0}
     assert (run.contract_version, run.people_scored, run.people_changed, run.ledger_lines) == (7, 2, 2, 18)
+    # Stored rule by rule in contract order, each rule's lines oldest first.
     assert [(rule, points, capped) for rule, _, points, capped, *_ in ledger_rows(people["alice"].pk)] == [
-        ("Any page", 0, CappedBy.GROUP),  # 45 days ago
-        ("Careers page", -10, CappedBy.NONE),
         ("Pricing page", 0, CappedBy.RULE),  # 31 days: the rule's 30 went to newer visits
-        ("Any page", 0, CappedBy.GROUP),
-        ("Demo form", 25, CappedBy.NONE),  # 30 days
-        ("Pricing page", 0, CappedBy.GROUP),  # 20 days
-        ("Any page", 0, CappedBy.GROUP),
-        ("Any page", 2, CappedBy.NONE),  # 10 days: the last 2 points of the group's 30
-        ("Webinar attended", 15, CappedBy.NONE),  # 5 days
+        ("Pricing page", 0, CappedBy.GROUP),  # 20 days: the group's 30 went to newer lines
         ("Pricing page", 10, CappedBy.NONE),  # 3 days
-        ("Any page", 2, CappedBy.NONE),
-        ("Any page", 2, CappedBy.NONE),  # 2 days, /100%_off!
-        ("Odd URLs", 3, CappedBy.NONE),
-        ("Any page", 2, CappedBy.NONE),  # 2 days, /100x_off!
         ("Pricing page", 10, CappedBy.NONE),  # 1 day
-        ("Any page", 2, CappedBy.NONE),
+        ("Any page", 0, CappedBy.GROUP),  # 45 days
+        ("Any page", 0, CappedBy.GROUP),  # 31 days
+        ("Any page", 0, CappedBy.GROUP),  # 20 days
+        ("Any page", 2, CappedBy.NONE),  # 10 days: the last 2 points of the group's 30
+        ("Any page", 2, CappedBy.NONE),  # 3 days
+        ("Any page", 2, CappedBy.NONE),  # 2 days, /100%_off!
+        ("Any page", 2, CappedBy.NONE),  # 2 days, /100x_off!
+        ("Any page", 2, CappedBy.NONE),  # 1 day
+        ("Demo form", 25, CappedBy.NONE),
+        ("Webinar attended", 15, CappedBy.NONE),
+        ("Careers page", -10, CappedBy.NONE),
+        ("Odd URLs", 3, CappedBy.NONE),
     ]
     entry = AuditEntry.objects.get(action="engagement_rescore")
     assert entry.entity_id == run.pk
