@@ -171,6 +171,11 @@ def score_person_refresh(*, person_id: int, rules: EngagementRules, as_of: dt.da
     refreshes of one person run one after the other.
     """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Take the ledger before the person, in the order a full rescore does (TRUNCATE, then
+            # UPDATE people): the other order would deadlock a refresh against a running rescore.
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {ScoreLedgerEntry._meta.db_table} IN ROW EXCLUSIVE MODE")
         person = Person.objects.select_for_update().filter(pk=person_id).only("id", "engagement_score").first()
         if person is None:
             return 0
