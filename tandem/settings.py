@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "tandem.imports",
     "tandem.exports",
     "tandem.contract",
+    "tandem.scoring",
 ]
 
 MIDDLEWARE = [

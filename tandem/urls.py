@@ -7,6 +7,7 @@ urlpatterns = [
     path("exports/", include("tandem.exports.urls")),
     path("contract/", include("tandem.contract.urls")),
     path("imports/", include("tandem.imports.urls")),
+    path("scoring/", include("tandem.scoring.urls")),
     path("", include("tandem.core.urls")),
 ]
 

@@ -1,0 +1,23 @@
+"""Background work of scoring: thin entry points that call services."""
+
+import datetime as dt
+
+from django.utils import timezone
+from huey.contrib.djhuey import db_task
+
+from tandem.scoring import services
+from tandem.scoring.rules import engagement_rules_parse
+
+
+@db_task(retries=3, retry_delay=5)
+def score_person_refresh(person_id: int, engagement_section: dict, contract_version: int, as_of: str = "") -> int:
+    """Refresh one person's engagement score after a new touchpoint; safe to run twice.
+
+    Takes the contract's engagement section as plain data (tasks are serialised); `as_of` is an
+    ISO time, empty for the moment the task runs.
+    """
+    rules = engagement_rules_parse(engagement_section)
+    moment = dt.datetime.fromisoformat(as_of) if as_of else timezone.now()
+    return services.score_person_refresh(
+        person_id=person_id, rules=rules, as_of=moment, contract_version=contract_version
+    )

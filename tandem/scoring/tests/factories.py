@@ -1,0 +1,40 @@
+import datetime as dt
+
+from tandem.engagement.models import Touchpoint
+from tandem.scoring.engine import TouchpointBatch
+from tandem.scoring.rules import engagement_rules_parse
+
+AS_OF = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
+
+
+def days_ago(days: float) -> dt.datetime:
+    return AS_OF - dt.timedelta(days=days)
+
+
+def rules_of(*rules, decay=None, groups=None):
+    section = {"rules": list(rules)}
+    if decay is not None:
+        section["decay"] = decay
+    if groups is not None:
+        section["groups"] = groups
+    return engagement_rules_parse(section)
+
+
+def batch_of(*touchpoints) -> TouchpointBatch:
+    """Touchpoints as dicts: id, person, type, days (ago), and optional url, campaign, properties."""
+    return TouchpointBatch.from_rows(
+        (
+            point["id"],
+            point.get("person", 1),
+            point["type"],
+            point.get("url", ""),
+            point.get("campaign", ""),
+            days_ago(point["days"]),
+            point.get("properties", {}),
+        )
+        for point in touchpoints
+    )
+
+
+def make_touchpoint(person, type, days, **fields) -> Touchpoint:
+    return Touchpoint.objects.create(person=person, type=type, occurred_at=days_ago(days), **fields)

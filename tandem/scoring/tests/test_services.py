@@ -1,0 +1,218 @@
+"""Full rescore and one-person refresh against the database (SQLite and PostgreSQL)."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tandem.audit.models import AuditEntry
+from tandem.campaigns.models import Campaign
+from tandem.crm.models import Person
+from tandem.crm.tests.factories import make_person
+from tandem.scoring import services, tasks
+from tandem.scoring.models import CappedBy, ScoreLedgerEntry, ScoringRun
+from tandem.scoring.selectors import person_score_ledger
+from tandem.scoring.tests.factories import AS_OF, days_ago, make_touchpoint, rules_of
+
+SECTION = {
+    "decay": {"half_life_days": 30},
+    "groups": [{"name": "web", "cap": 30}],
+    "rules": [
+        {
+            "name": "Pricing page",
+            "touchpoint": "page_view",
+            "url": "*/pricing*",
+            "points": 10,
+            "cap": 30,
+            "group": "web",
+        },
+        {"name": "Any page", "touchpoint": "page_view", "points": 2, "group": "web"},
+        {"name": "Demo form", "touchpoint": "form_submit", "points": 25},
+        {"name": "Webinar attended", "touchpoint": "webinar", "campaign": "Q3 webinar", "points": 15},
+        {"name": "Careers page", "touchpoint": "page_view", "url": "*/careers*", "points": -10},
+        {"name": "Unsubscribed", "touchpoint": "email_click", "properties": {"action": "unsubscribe"}, "points": -20},
+        {"name": "Odd URLs", "touchpoint": "page_view", "url": "*/100%_off?", "points": 3},
+    ],
+}
+
+
+def ledger_rows(person_id):
+    return list(
+        ScoreLedgerEntry.objects.filter(person_id=person_id)
+        .order_by("id")
+        .values_list("rule_name", "touchpoint_id", "points", "capped_by", "given_at", "value", "contract_version")
+    )
+
+
+@pytest.fixture
+def people(db):
+    """Three people with touchpoints that exercise every kind of rule."""
+    webinar = make_campaign("Q3 Webinar")
+    other = make_campaign("Q4 webinar")
+    alice = make_person(email="alice@acme.com")
+    bob = make_person(email="bob@acme.com")
+    carol = make_person(email="carol@beta.io")
+    for days, url in [
+        (1, "https://acme.com/Pricing"),
+        (3, "https://acme.com/pricing?x=1"),
+        (10, "https://acme.com/blog"),
+        (20, "https://acme.com/pricing"),
+        (31, "https://acme.com/PRICING/team"),
+        (45, "https://acme.com/careers"),
+        (2, "https://acme.com/100%_off!"),
+        (2, "https://acme.com/100x_off!"),
+        (-3, "https://acme.com/pricing"),
+    ]:
+        make_touchpoint(alice, "page_view", days, url=url)
+    make_touchpoint(alice, "form_submit", 30)
+    make_touchpoint(alice, "webinar", 5, campaign=webinar)
+    make_touchpoint(alice, "webinar", 6, campaign=other)
+    make_touchpoint(bob, "email_click", 1, properties={"action": "unsubscribe"})
+    make_touchpoint(bob, "email_click", 2, properties={"action": "Unsubscribe"})
+    make_touchpoint(bob, "form_submit", 60)
+    make_touchpoint(None, "form_submit", 1, anonymous_id="visitor-1")
+    make_touchpoint(carol, "chat", 1)
+    Person.objects.filter(pk=carol.pk).update(engagement_score=44)
+    return {"alice": alice, "bob": bob, "carol": carol}
+
+
+def test_full_rescore_writes_scores_ledger_run_and_audit(people):
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    run = services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    scores = dict(Person.objects.values_list("email", "engagement_score"))
+    # alice, decayed with a 30-day half-life: the web group's newest 30 raw points 28.33, odd URL 2.86,
+    # careers -3.54, demo 12.5, webinar 13.36 = 53.52. bob: -20 + 6.25 -> 0. carol: no lines, 44 -> 0.
+    assert scores == {"alice@acme.com": 54, "bob@acme.com": 0, "carol@beta.io": 0}
+    assert (run.contract_version, run.people_scored, run.people_changed, run.ledger_lines) == (7, 2, 2, 18)
+    # Stored rule by rule in contract order, each rule's lines oldest first.
+    assert [(rule, points, capped) for rule, _, points, capped, *_ in ledger_rows(people["alice"].pk)] == [
+        ("Pricing page", 0, CappedBy.RULE),  # 31 days: the rule's 30 went to newer visits
+        ("Pricing page", 0, CappedBy.GROUP),  # 20 days: the group's 30 went to newer lines
+        ("Pricing page", 10, CappedBy.NONE),  # 3 days
+        ("Pricing page", 10, CappedBy.NONE),  # 1 day
+        ("Any page", 0, CappedBy.GROUP),  # 45 days
+        ("Any page", 0, CappedBy.GROUP),  # 31 days
+        ("Any page", 0, CappedBy.GROUP),  # 20 days
+        ("Any page", 2, CappedBy.NONE),  # 10 days: the last 2 points of the group's 30
+        ("Any page", 2, CappedBy.NONE),  # 3 days
+        ("Any page", 2, CappedBy.NONE),  # 2 days, /100%_off!
+        ("Any page", 2, CappedBy.NONE),  # 2 days, /100x_off!
+        ("Any page", 2, CappedBy.NONE),  # 1 day
+        ("Demo form", 25, CappedBy.NONE),
+        ("Webinar attended", 15, CappedBy.NONE),
+        ("Careers page", -10, CappedBy.NONE),
+        ("Odd URLs", 3, CappedBy.NONE),
+    ]
+    entry = AuditEntry.objects.get(action="engagement_rescore")
+    assert entry.entity_id == run.pk
+    assert entry.after["people_changed"] == 2
+    assert ScoringRun.objects.count() == 1
+
+
+def test_ledger_total_equals_the_stored_score(people):
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    for person in people.values():
+        ledger = person_score_ledger(person_id=person.pk, now=AS_OF)
+        person.refresh_from_db()
+        assert ledger.score_at_scoring == person.engagement_score == ledger.score_now
+        assert ledger.explains_stored_score
+    alice = person_score_ledger(person_id=people["alice"].pk, now=AS_OF + dt.timedelta(days=30))
+    assert alice.stored_score == 54
+    assert alice.total_now == pytest.approx(alice.total_at_scoring / 2)
+    assert alice.score_now == 27  # 26.76
+
+
+def test_bulk_and_one_person_refresh_give_identical_ledgers(people):
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    bulk = {name: ledger_rows(person.pk) for name, person in people.items()}
+    bulk_scores = dict(Person.objects.values_list("id", "engagement_score"))
+    for person in people.values():
+        score = services.score_person_refresh(person_id=person.pk, rules=rules, as_of=AS_OF, contract_version=7)
+        assert score == bulk_scores[person.pk]
+    assert {name: ledger_rows(person.pk) for name, person in people.items()} == bulk
+    assert AuditEntry.objects.filter(action="engagement_score_change").count() == 0
+
+
+def test_window_decay_on_both_paths(people):
+    rules = rules_of(*SECTION["rules"], decay={"window_days": 30}, groups=SECTION["groups"])
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=8)
+    alice = people["alice"]
+    alice.refresh_from_db()
+    # web group 30 (pricing 1d 10, any 1d 2, any 2d 4, pricing 3d 10, any 3d 2, any 10d 2 of 2),
+    # odd URL 3, demo 25 at exactly 30 days, webinar 15 = 73; the careers visit is outside the window.
+    assert alice.engagement_score == 73
+    bulk = ledger_rows(alice.pk)
+    assert services.score_person_refresh(person_id=alice.pk, rules=rules, as_of=AS_OF, contract_version=8) == 73
+    assert ledger_rows(alice.pk) == bulk
+    assert {row[4] for row in bulk} <= {days_ago(days) for days in (0, 1, 2, 3, 5, 10, 20, 30)}
+
+
+def test_refresh_after_a_new_touchpoint_updates_the_score_and_audits_it(people):
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    bob = people["bob"]
+    make_touchpoint(bob, "form_submit", 0)
+    make_touchpoint(bob, "form_submit", 0.5)
+    score = tasks.score_person_refresh(bob.pk, SECTION, 7, AS_OF.isoformat()).get()
+    assert score == 36  # 25 + 25 * 0.5 ** (0.5 / 30) - 20 * 0.5 ** (1 / 30) + 25 * 0.5 ** (60 / 30) = 36.42
+    bob.refresh_from_db()
+    assert bob.engagement_score == 36
+    entry = AuditEntry.objects.get(action="engagement_score_change")
+    assert (entry.entity_id, entry.before, entry.after) == (bob.pk, {"engagement_score": 0}, {"engagement_score": 36})
+    assert person_score_ledger(person_id=bob.pk, now=AS_OF).score_at_scoring == 36
+    # Running it again changes nothing.
+    assert tasks.score_person_refresh(bob.pk, SECTION, 7, AS_OF.isoformat()).get() == 36
+    assert AuditEntry.objects.filter(action="engagement_score_change").count() == 1
+
+
+def test_rescore_replaces_the_previous_ledger(people):
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    fewer = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
+    run = services.scores_recompute_all(rules=fewer, as_of=AS_OF, contract_version=8)
+    assert sorted(ScoreLedgerEntry.objects.values_list("rule_name", "points", "contract_version")) == [
+        ("Demo form", 40, 8),
+        ("Demo form", 40, 8),
+    ]
+    assert dict(Person.objects.values_list("email", "engagement_score")) == {
+        "alice@acme.com": 40,
+        "bob@acme.com": 40,
+        "carol@beta.io": 0,
+    }
+    assert run.people_changed == 2
+    # New lines after a full rescore do not collide with the ids it gave.
+    services.score_person_refresh(person_id=people["bob"].pk, rules=fewer, as_of=AS_OF, contract_version=8)
+    assert ScoreLedgerEntry.objects.count() == 2
+
+
+def test_fit_scores_are_written_in_the_same_pass(people):
+    import numpy as np
+
+    rules = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
+    fit = services.FitScores(person_id=np.array([people["alice"].pk]), fit_score=np.array([72]))
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=8, fit=fit)
+    assert dict(Person.objects.values_list("email", "fit_score")) == {
+        "alice@acme.com": 72,
+        "bob@acme.com": 0,
+        "carol@beta.io": 0,
+    }
+
+
+def test_deleting_a_person_removes_their_ledger(people):
+    rules = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=8)
+    people["alice"].delete()
+    assert list(ScoreLedgerEntry.objects.values_list("person_id", flat=True)) == [people["bob"].pk]
+
+
+def test_refresh_of_a_missing_person_does_nothing(db):
+    rules = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
+    assert services.score_person_refresh(person_id=999, rules=rules, as_of=AS_OF, contract_version=1) == 0
+    assert ScoreLedgerEntry.objects.count() == 0
+
+
+def make_campaign(name):
+    now = timezone.now()
+    return Campaign.objects.create(name=name, channel="webinar", created_at=now, updated_at=now)
