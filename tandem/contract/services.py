@@ -16,6 +16,7 @@ from tandem.contract.models import (
     VersionStatus,
 )
 from tandem.contract.permissions import LEAD_SIDES, can_draft_contract, can_withdraw, decision_refusal
+from tandem.contract.tasks import contract_published
 from tandem.crm.models import LeadStatus, LifecycleStage, LifecycleTransition, Person, StageChange
 
 
@@ -255,6 +256,7 @@ def _publish(version: ContractVersion, *, by, at) -> None:
         after={"active_version": version.number},
         summary=f"v{version.number} of the revenue contract is in force",
     )
+    transaction.on_commit(lambda: contract_published(version.pk))
 
 
 def _sync_lifecycle(lifecycle: dict) -> None:

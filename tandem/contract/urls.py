@@ -15,6 +15,7 @@ urlpatterns = [
     path("versions/<int:number>/save/", views.draft_save, name="draft-save"),
     path("versions/<int:number>/decide/", views.version_decide, name="version-decide"),
     path("versions/<int:number>/withdraw/", views.version_withdraw, name="version-withdraw"),
+    path("versions/<int:number>/backtest/", views.version_backtest, name="version-backtest"),
     path("versions/<int:number>/restore/", views.version_restore, name="version-restore"),
     path("versions/<int:number>/contract.yaml", views.version_yaml, name="version-yaml"),
 ]

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from tandem.contract import permissions, selectors, services
+from tandem.contract.backtest import contract_backtest, month_bars
 from tandem.contract.document import MAX_SOURCE_CHARS, ContractInvalid, parse_source
 from tandem.contract.models import ContractVersion, VersionStatus
 
@@ -215,3 +216,24 @@ def version_compare(request):
         return redirect("contract:history")
     diff = selectors.version_diff(_version_or_404(old), _version_or_404(new))
     return render(request, "contract/version_compare.html", {"diff": diff, "versions": selectors.version_list()})
+
+
+@login_required
+@require_GET
+def version_backtest(request, number: int):
+    """The what-if panel of a proposal: the last months replayed under the version in force and this one."""
+    version = _version_or_404(number)
+    active = selectors.active_version()
+    try:
+        months = int(request.GET.get("months", "12"))
+    except ValueError:
+        months = 12
+    try:
+        result = contract_backtest(proposed=version, current=active, months=months)
+    except ValueError as error:
+        return render(request, "contract/_backtest.html", {"error": str(error), "version": version})
+    return render(
+        request,
+        "contract/_backtest.html",
+        {"backtest": result, "chart": month_bars(result), "version": version, "active": active},
+    )

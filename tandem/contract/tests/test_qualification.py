@@ -52,3 +52,32 @@ def test_qualify_all_moves_exactly_the_people_the_rule_holds_for():
         "c@acme.test",
     ]
     assert people_qualify_all(version=version) == 0
+
+
+def test_publishing_rescores_everyone_and_qualifies_with_the_new_version(cast, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from tandem.contract.document import default_source
+    from tandem.crm.tests.factories import make_account
+    from tandem.engagement.models import Touchpoint
+
+    account = make_account(industry="Software", employee_count=500, region="North America")
+    ada = make_person(email="ada@acme.com", account=account, title="VP Marketing")
+    quiet = make_person(email="quiet@acme.com", account=account, title="VP Sales")
+    Touchpoint.objects.create(person=ada, type="form_submit", occurred_at=timezone.now())
+    Touchpoint.objects.create(person=ada, type="webinar", occurred_at=timezone.now())
+    # v2 lowers the engagement bar to 45: Ada's 30 + 15 points now qualify her.
+    source = default_source().replace("engagement_score_at_least: 40", "engagement_score_at_least: 45")
+    draft = services.contract_draft_create(by=cast.marketer, source=source, summary="Lower the bar")
+    services.contract_propose(by=cast.marketer, version=draft)
+    services.contract_decide(by=cast.marketing_manager, version=draft, decision="approve")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.contract_decide(by=cast.sales_manager, version=draft, decision="approve")
+    assert len(callbacks) == 1
+    ada.refresh_from_db()
+    quiet.refresh_from_db()
+    assert (ada.fit_score, ada.engagement_score, ada.lifecycle_stage_id) == (90, 45, "mql")
+    assert (quiet.fit_score, quiet.engagement_score, quiet.lifecycle_stage_id) == (90, 0, "lead")
+    change = StageChange.objects.get(person=ada, to_stage_id="mql")
+    assert change.reason == "MQL because fit 90 >= 60 and engagement 45 >= 45, contract v2"
+    assert change.contract_version == 2
