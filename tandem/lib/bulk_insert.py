@@ -204,6 +204,10 @@ SQLITE_LOADER_CHECKPOINT_PAGES = 16_384
 @contextmanager
 def loading():
     """Database settings for writing many rows in this block; the connection's own come back after."""
+    if connection.vendor == "postgresql":
+        with _postgresql_loading():
+            yield
+        return
     if connection.vendor != "sqlite":
         yield
         return
@@ -221,6 +225,23 @@ def loading():
             with connection.cursor() as cursor:
                 cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
                 cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
+
+
+@contextmanager
+def _postgresql_loading():
+    # Commits do not wait for the write-ahead log to reach the disk. A crash may lose the last
+    # transactions, never half of one: a loader that commits its checkpoint with its rows (as the
+    # importer does) starts again from the last checkpoint that survived.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        synchronous_commit = cursor.fetchone()[0]
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        if connection.connection is not None and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [synchronous_commit])
 
 
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
