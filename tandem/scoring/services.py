@@ -248,3 +248,14 @@ def score_ledger_export(*, by, person_id: int, out, now: dt.datetime | None = No
         summary=f"Exported the engagement-score ledger ({len(ledger.lines)} lines)",
     )
     return len(ledger.lines)
+
+
+def score_refresh_queue(*, person_id: int) -> None:
+    """Queue a refresh of the person's engagement score once the current transaction commits.
+
+    Whatever records a touchpoint calls this; the refresh runs on the worker under the contract
+    in force, so the score follows within the queue's delay.
+    """
+    from tandem.scoring.tasks import touchpoint_recorded
+
+    transaction.on_commit(lambda: touchpoint_recorded(person_id))

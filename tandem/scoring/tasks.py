@@ -21,3 +21,17 @@ def score_person_refresh(person_id: int, engagement_section: dict, contract_vers
     return services.score_person_refresh(
         person_id=person_id, rules=rules, as_of=moment, contract_version=contract_version
     )
+
+
+@db_task(retries=3, retry_delay=5)
+def touchpoint_recorded(person_id: int) -> int:
+    """Refresh a person's engagement score under the contract in force, now; what a new touchpoint queues."""
+    from tandem.contract.selectors import active_version
+
+    version = active_version()
+    return services.score_person_refresh(
+        person_id=person_id,
+        rules=engagement_rules_parse(version.document["engagement"]),
+        as_of=timezone.now(),
+        contract_version=version.number,
+    )

@@ -216,3 +216,25 @@ def test_refresh_of_a_missing_person_does_nothing(db):
 def make_campaign(name):
     now = timezone.now()
     return Campaign.objects.create(name=name, channel="webinar", created_at=now, updated_at=now)
+
+
+def test_a_recorded_touchpoint_queues_a_refresh_under_the_contract_in_force(db, django_capture_on_commit_callbacks):
+    import time_machine
+
+    from tandem.contract.selectors import active_version
+
+    person = make_person(email="dana@acme.com")
+    with time_machine.travel(AS_OF, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            make_touchpoint(person, "form_submit", 0)
+            make_touchpoint(person, "page_view", 1, url="https://acme.com/pricing")
+            services.score_refresh_queue(person_id=person.pk)
+        person.refresh_from_db()
+    # The default contract: demo request 30, pricing 10 and page view 2 a day ago with a 30-day half-life.
+    assert person.engagement_score == 42  # 30 + 12 * 0.5 ** (1 / 30) = 41.73
+    version = active_version()
+    assert set(ScoreLedgerEntry.objects.values_list("rule_name", "contract_version")) == {
+        ("Demo request", version.number),
+        ("Pricing page", version.number),
+        ("Page view", version.number),
+    }
