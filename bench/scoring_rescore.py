@@ -8,7 +8,10 @@ postgres://root@127.0.0.1:5432/tandem_bench_scoring, created when missing) and r
 runs of the same size. The figure is people / seconds of the median of RUNS runs of
 scores_recompute_all (match in SQL, score in numpy, write the ledger and the scores), against the
 target of 1,000,000 people in 15 s. A second result, scoring_refresh, is the p95 of one person's
-refresh after a new touchpoint (insert + score_person_refresh), against 2 s.
+refresh after a new touchpoint (insert + score_person_refresh), against 2 s; and
+scoring_refresh_batch, the seconds to insert 1,000 touchpoints for 1,000 people and refresh them
+in one scores_refresh_people call, against 1 s: under that, one worker keeps up with 1,000
+touchpoints a second and each is reflected within 2 s.
 """
 
 import argparse
@@ -22,6 +25,9 @@ from _common import BenchmarkError, database_label, discard_result, percentile, 
 
 BENCHMARK = "scoring_rescore"
 REFRESH_BENCHMARK = "scoring_refresh"
+BATCH_BENCHMARK = "scoring_refresh_batch"
+TARGET_BATCH_SECONDS = 1.0
+BATCH_SIZE = 1000
 TARGET_PEOPLE_PER_SECOND = 66_000
 TARGET_REFRESH_MS = 2000
 RUNS = 3
@@ -161,6 +167,7 @@ def main(argv=None) -> int:
         sizes["touchpoints"] = args.touchpoints
     discard_result(BENCHMARK)
     discard_result(REFRESH_BENCHMARK)
+    discard_result(BATCH_BENCHMARK)
     try:
         if not args.database_url.startswith("postgres"):
             raise BenchmarkError("the full rescore benchmark measures the PostgreSQL path; give a postgres:// URL")
@@ -171,6 +178,7 @@ def main(argv=None) -> int:
         load = ensure_dataset(sizes)
         rescore = measure_rescore(args.runs)
         refresh = measure_refresh(args.refreshes)
+        batch = measure_batch_refresh()
     except BenchmarkError as error:
         print(f"{BENCHMARK}: FAILED: {error}", file=sys.stderr)
         return 1
@@ -194,7 +202,58 @@ def main(argv=None) -> int:
         params={**params, **refresh["params"]},
         database=database,
     )
+    write_result(
+        benchmark=BATCH_BENCHMARK,
+        metric="seconds_per_1000_touchpoints",
+        value=batch["median_seconds"],
+        unit="s",
+        target=TARGET_BATCH_SECONDS,
+        params={**params, **batch["params"]},
+        database=database,
+    )
     return 0
+
+
+def measure_batch_refresh(rounds: int = 5) -> dict:
+    import random
+
+    from tandem.crm.models import Person
+    from tandem.engagement.models import Touchpoint
+    from tandem.scoring.rules import engagement_rules_parse
+    from tandem.scoring.services import scores_refresh_people
+
+    rules = engagement_rules_parse(CONTRACT_ENGAGEMENT)
+    low = Person.objects.order_by("id").values_list("id", flat=True).first()
+    high = low + Person.objects.count() - 1
+    rng = random.Random(7)
+    seconds, created = [], []
+    try:
+        for round_number in range(rounds):
+            people = [rng.randint(low, high) for _ in range(BATCH_SIZE)]
+            started = time.perf_counter()
+            points = Touchpoint.objects.bulk_create(
+                Touchpoint(
+                    person_id=person_id,
+                    type="page_view",
+                    url="https://bench.example/pricing",
+                    occurred_at=AS_OF - dt.timedelta(seconds=round_number),
+                )
+                for person_id in people
+            )
+            scores_refresh_people(person_ids=people, rules=rules, as_of=AS_OF, contract_version=1)
+            seconds.append(time.perf_counter() - started)
+            created += [point.pk for point in points]
+    finally:
+        Touchpoint.objects.filter(pk__in=created).delete()
+    return {
+        "median_seconds": statistics.median(seconds),
+        "params": {
+            "batch_touchpoints": BATCH_SIZE,
+            "rounds": rounds,
+            "seconds_per_round": [round(value, 3) for value in seconds],
+            "path": "bulk_create 1,000 touchpoints, then tandem.scoring.services.scores_refresh_people",
+        },
+    }
 
 
 def measure_rescore(runs: int) -> dict:

@@ -28,14 +28,14 @@ class FitScores:
     fit_score: np.ndarray
 
 
-def _touchpoint_rows(rules: EngagementRules, *, as_of: dt.datetime, person_id: int | None = None):
+def _touchpoint_rows(rules: EngagementRules, *, as_of: dt.datetime, person_ids: list[int] | None = None):
     """The touchpoints any rule could match, as tuples for engine.TouchpointBatch.from_rows."""
     types = sorted({rule.touchpoint for rule in rules.rules})
     queryset = Touchpoint.objects.filter(person__isnull=False, type__in=types, occurred_at__lte=as_of)
     if rules.decay.window_days is not None:
         queryset = queryset.filter(occurred_at__gte=as_of - dt.timedelta(days=rules.decay.window_days))
-    if person_id is not None:
-        queryset = queryset.filter(person_id=person_id)
+    if person_ids is not None:
+        queryset = queryset.filter(person_id__in=person_ids)
     return (
         queryset.order_by()
         .values_list("id", "person_id", "type", "url", "campaign__name", "occurred_at", "properties")
@@ -165,37 +165,54 @@ def scores_recompute_all(
 
 
 def score_person_refresh(*, person_id: int, rules: EngagementRules, as_of: dt.datetime, contract_version: int) -> int:
-    """Rebuild one person's ledger and engagement score as of `as_of`; return the score.
+    """Rebuild one person's ledger and engagement score as of `as_of`; return the score."""
+    scores = scores_refresh_people(person_ids=[person_id], rules=rules, as_of=as_of, contract_version=contract_version)
+    return scores.get(person_id, 0)
 
-    Idempotent: running it twice gives the same ledger. The person's row is locked so two
-    refreshes of one person run one after the other.
+
+def scores_refresh_people(
+    *, person_ids, rules: EngagementRules, as_of: dt.datetime, contract_version: int
+) -> dict[int, int]:
+    """Rebuild the ledgers and engagement scores of some people as of `as_of`; return {person id: score}.
+
+    One pass for many people, so touchpoints arriving quickly can be scored in batches. Idempotent:
+    running it twice gives the same ledgers. The people's rows are locked (in id order, so two
+    batches never deadlock) and refreshes of one person run one after the other.
     """
+    wanted = sorted({int(person_id) for person_id in person_ids})
+    actor = Actor.rule(f"contract v{contract_version} engagement scoring")
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Take the ledger before the person, in the order a full rescore does (TRUNCATE, then
+            # Take the ledger before the people, in the order a full rescore does (TRUNCATE, then
             # UPDATE people): the other order would deadlock a refresh against a running rescore.
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {ScoreLedgerEntry._meta.db_table} IN ROW EXCLUSIVE MODE")
-        person = Person.objects.select_for_update().filter(pk=person_id).only("id", "engagement_score").first()
-        if person is None:
-            return 0
-        batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_id=person_id))
+        people = list(
+            Person.objects.select_for_update().filter(pk__in=wanted).order_by("pk").only("id", "engagement_score")
+        )
+        if not people:
+            return {}
+        found = [person.pk for person in people]
+        batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=found))
         result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
-        score = result.score_of(person_id)
-        ScoreLedgerEntry.objects.filter(person_id=person_id).delete()
+        ScoreLedgerEntry.objects.filter(person_id__in=found).delete()
         _insert_entries(_entry_rows(rules, result, scored_at=as_of, contract_version=contract_version))
-        if person.engagement_score != score:
-            before = person.engagement_score
-            Person.objects.filter(pk=person_id).update(engagement_score=score)
-            audit_record(
-                by=Actor.rule(f"contract v{contract_version} engagement scoring"),
-                action="engagement_score_change",
-                instance=person,
-                before={"engagement_score": before},
-                after={"engagement_score": score},
-                summary=f"Engagement score {before} → {score} (contract v{contract_version})",
-            )
-    return score
+        scores = {}
+        for person in people:
+            score = result.score_of(person.pk)
+            scores[person.pk] = score
+            if person.engagement_score != score:
+                before = person.engagement_score
+                Person.objects.filter(pk=person.pk).update(engagement_score=score)
+                audit_record(
+                    by=actor,
+                    action="engagement_score_change",
+                    instance=person,
+                    before={"engagement_score": before},
+                    after={"engagement_score": score},
+                    summary=f"Engagement score {before} → {score} (contract v{contract_version})",
+                )
+    return scores
 
 
 LEDGER_EXPORT_COLUMNS = (

@@ -238,3 +238,18 @@ def test_a_recorded_touchpoint_queues_a_refresh_under_the_contract_in_force(db, 
         ("Pricing page", version.number),
         ("Page view", version.number),
     }
+
+
+def test_a_batch_refresh_equals_one_refresh_per_person(people):
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    bulk = {name: ledger_rows(person.pk) for name, person in people.items()}
+    ScoreLedgerEntry.objects.all().delete()
+    Person.objects.update(engagement_score=0)
+    ids = [person.pk for person in people.values()]
+    scores = services.scores_refresh_people(person_ids=[*ids, 999_999], rules=rules, as_of=AS_OF, contract_version=7)
+    assert scores == {people["alice"].pk: 54, people["bob"].pk: 0, people["carol"].pk: 0}
+    assert {name: ledger_rows(person.pk) for name, person in people.items()} == bulk
+    assert list(AuditEntry.objects.filter(action="engagement_score_change").values_list("entity_id", flat=True)) == [
+        people["alice"].pk
+    ]
