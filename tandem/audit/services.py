@@ -72,3 +72,27 @@ def apply_changes(instance: models.Model, changes: dict, allowed: Iterable[str])
     after = snapshot(instance, changes.keys())
     changed = [name for name in changes if before[name] != after[name]]
     return {n: before[n] for n in changed}, {n: after[n] for n in changed}
+
+
+def audit_record_many(*, by, action: str, changes: Iterable[tuple[models.Model, dict | None, dict | None, str]]):
+    """Write one audit entry per (instance, before, after, summary) in a single insert, all by `by`."""
+    actor = as_actor(by)
+    at = timezone.now()
+    user = actor.user if actor.user is not None and actor.user.pk else None
+    return AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                at=at,
+                actor=user,
+                actor_label=actor.display,
+                action=action,
+                entity_type=instance._meta.label_lower,
+                entity_id=instance.pk,
+                summary=summary[:300],
+                before=before,
+                after=after,
+            )
+            for instance, before, after, summary in changes
+        ],
+        batch_size=1000,
+    )

@@ -105,12 +105,13 @@ def read_matches(rules: EngagementRules, *, as_of: dt.datetime) -> dict[str, np.
     }
 
 
-def _ledger_block(rules, result, positions: np.ndarray, ids: np.ndarray, name: bytes, *, scored_at_us, version):
+def _ledger_block(rules, result, positions: np.ndarray, ids, name: bytes, *, scored_at_us, version):
+    """COPY rows for the lines at `positions`; without `ids` the table numbers them in stream order."""
     decay = rules.decay
-    fields = [
-        ("fields", ">i2"),
-        ("id_length", ">i4"),
-        ("id", ">i8"),
+    fields = [("fields", ">i2")]
+    if ids is not None:
+        fields += [("id_length", ">i4"), ("id", ">i8")]
+    fields += [
         ("person_length", ">i4"),
         ("person_id", ">i8"),
         ("touchpoint_length", ">i4"),
@@ -137,9 +138,11 @@ def _ledger_block(rules, result, positions: np.ndarray, ids: np.ndarray, name: b
     fields += [("name_length", ">i4"), ("name", f"S{len(name)}")]
     block = np.zeros(len(positions), dtype=np.dtype(fields))
     lines = result.lines
-    block["fields"] = 12
+    block["fields"] = 12 if ids is not None else 11
+    if ids is not None:
+        block["id_length"] = 8
+        block["id"] = ids
     for column, size in (
-        ("id", 8),
         ("person", 8),
         ("touchpoint", 8),
         ("points", 2),
@@ -150,7 +153,6 @@ def _ledger_block(rules, result, positions: np.ndarray, ids: np.ndarray, name: b
         ("version", 4),
     ):
         block[f"{column}_length"] = size
-    block["id"] = ids
     block["person_id"] = lines.person_id[positions]
     block["touchpoint_id"] = lines.touchpoint_id[positions]
     block["points"] = lines.points[positions]
@@ -182,32 +184,53 @@ def _copy_in(cursor, statement: sql.Composable, blocks) -> None:
         copy.write(COPY_TRAILER)
 
 
+def _rule_blocks(rules, result, *, scored_at_us: int, version: int, with_ids: bool):
+    # Lines are in canonical order, rule first, so each rule's lines are one slice.
+    boundaries = np.searchsorted(result.lines.rule_index, np.arange(len(rules.rules) + 1))
+    for index, rule in enumerate(rules.rules):
+        positions = np.arange(boundaries[index], boundaries[index + 1])
+        if len(positions):
+            yield _ledger_block(
+                rules,
+                result,
+                positions,
+                positions + 1 if with_ids else None,
+                rule.name.encode(),
+                scored_at_us=scored_at_us,
+                version=version,
+            )
+
+
+def append_ledger(rules: EngagementRules, result: engine.ScoreResult, *, scored_at: dt.datetime, version: int) -> None:
+    """Add lines by COPY in canonical order; the table numbers them, so ids keep that order."""
+    if not len(result.lines):
+        return
+    table = ScoreLedgerEntry._meta.db_table
+    blocks = _rule_blocks(
+        rules, result, scored_at_us=engine.to_microseconds(scored_at), version=version, with_ids=False
+    )
+    with connection.cursor() as cursor:
+        _copy_in(
+            cursor.cursor,
+            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+                sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, (*_LEDGER_COLUMNS, "rule_name")))
+            ),
+            blocks,
+        )
+
+
 def write_ledger(rules: EngagementRules, result: engine.ScoreResult, *, scored_at: dt.datetime, version: int) -> None:
     """Replace every ledger line: TRUNCATE, then COPY the lines with ids in canonical order."""
     table = ScoreLedgerEntry._meta.db_table
     count = len(result.lines)
     scored_at_us = engine.to_microseconds(scored_at)
 
-    # Lines are in canonical order, rule first, so each rule's lines are one slice; ids 1..n follow
-    # that order, which keeps the primary key appended in order and lets a person's lines ordered by
-    # id replay the engine's sum.
-    boundaries = np.searchsorted(result.lines.rule_index, np.arange(len(rules.rules) + 1))
-
+    # ids 1..n follow the canonical order, which keeps the primary key appended in order and lets a
+    # person's lines ordered by id replay the engine's sum.
     def blocks():
-        for index, rule in enumerate(rules.rules):
-            positions = np.arange(boundaries[index], boundaries[index + 1])
-            if len(positions):
-                yield _ledger_block(
-                    rules,
-                    result,
-                    positions,
-                    positions + 1,
-                    rule.name.encode(),
-                    scored_at_us=scored_at_us,
-                    version=version,
-                )
+        return _rule_blocks(rules, result, scored_at_us=scored_at_us, version=version, with_ids=True)
 
-    columns = (*_LEDGER_COLUMNS, "rule_name")
+    columns = ("id", *_LEDGER_COLUMNS, "rule_name")
     with connection.cursor() as cursor:
         raw = cursor.cursor
         raw.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(sql.Identifier(table)))
@@ -254,7 +277,6 @@ def write_ledger(rules: EngagementRules, result: engine.ScoreResult, *, scored_a
 
 
 _LEDGER_COLUMNS = (
-    "id",
     "person_id",
     "touchpoint_id",
     "points",

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tandem.audit.actors import Actor
-from tandem.audit.services import audit_record
+from tandem.audit.services import audit_record, audit_record_many
 from tandem.crm.models import Person
 from tandem.engagement.models import Touchpoint
 from tandem.scoring import engine
@@ -196,22 +196,25 @@ def scores_refresh_people(
         batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=found))
         result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
         ScoreLedgerEntry.objects.filter(person_id__in=found).delete()
-        _insert_entries(_entry_rows(rules, result, scored_at=as_of, contract_version=contract_version))
+        if connection.vendor == "postgresql":
+            from tandem.scoring import postgres
+
+            postgres.append_ledger(rules, result, scored_at=as_of, version=contract_version)
+        else:
+            _insert_entries(_entry_rows(rules, result, scored_at=as_of, contract_version=contract_version))
         scores = {}
+        changes = []
         for person in people:
             score = result.score_of(person.pk)
             scores[person.pk] = score
             if person.engagement_score != score:
                 before = person.engagement_score
-                Person.objects.filter(pk=person.pk).update(engagement_score=score)
-                audit_record(
-                    by=actor,
-                    action="engagement_score_change",
-                    instance=person,
-                    before={"engagement_score": before},
-                    after={"engagement_score": score},
-                    summary=f"Engagement score {before} → {score} (contract v{contract_version})",
-                )
+                person.engagement_score = score
+                summary = f"Engagement score {before} → {score} (contract v{contract_version})"
+                changes.append((person, {"engagement_score": before}, {"engagement_score": score}, summary))
+        if changes:
+            Person.objects.bulk_update([change[0] for change in changes], ["engagement_score"], batch_size=1000)
+            audit_record_many(by=actor, action="engagement_score_change", changes=changes)
     return scores
 
 
