@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tandem.lib.rules import nodes as n
 from tandem.lib.rules.catalogue import Catalogue
 from tandem.lib.rules.errors import RuleError
-from tandem.lib.rules.python import Facts
+from tandem.lib.rules.python import Facts, as_facts
 from tandem.lib.rules.rule import Rule, parse
 
 MIN_POINTS, MAX_POINTS = -100, 100
@@ -93,6 +93,8 @@ def fit_score(rules: FitRules | Sequence, facts: Facts) -> tuple[int, list[tuple
     """The fit score 0..100 on plain facts and the (rule name, points) of every rule that gave points."""
     if not isinstance(rules, FitRules):
         rules = fit_rules_parse(rules)
+    if type(facts) is not Facts:
+        facts = as_facts(facts)
     total = 0
     given = []
     for name, test, points in rules._compiled:

@@ -36,6 +36,18 @@ class Facts:
     as_of: dt.datetime | None = None
 
 
+def as_facts(facts) -> Facts:
+    """Facts from a plain mapping with the same keys (person, account, aggregates, as_of), or as given."""
+    if type(facts) is Facts:
+        return facts
+    if isinstance(facts, Mapping):
+        unknown = sorted(set(facts) - {"person", "account", "aggregates", "as_of"})
+        if unknown:
+            raise TypeError(f"facts have person, account, aggregates and as_of; not {', '.join(unknown)}")
+        return Facts(**facts)
+    return facts  # any object with those attributes
+
+
 def _as_number(value):
     kind = type(value)
     if kind is int or kind is float:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from tandem.lib.rules import nodes as n
 from tandem.lib.rules.catalogue import ACCOUNT, PERSON, Catalogue, default_catalogue
 from tandem.lib.rules.errors import RuleError
-from tandem.lib.rules.python import Facts, compile_node, explain_node, value_getter
+from tandem.lib.rules.python import Facts, as_facts, compile_node, explain_node, value_getter
 from tandem.lib.rules.syntax import MAX_DEPTH, parse_text
 
 STRUCTURED_KEYS = ("all", "any", "not")
@@ -99,13 +99,13 @@ def parse(condition: str | Mapping, *, catalogue: Catalogue | None = None) -> Ru
 
 
 def evaluate(rule: Rule, facts: Facts) -> bool:
-    """Whether the rule holds on plain facts."""
-    return rule.test(facts)
+    """Whether the rule holds on plain facts (Facts, or a mapping with its keys)."""
+    return rule.test(as_facts(facts))
 
 
 def explain(rule: Rule, facts: Facts) -> str:
     """In words, the facts that made the rule hold or fail, e.g. "fit_score 72 >= 60 and engagement_score 41 >= 40"."""
-    return explain_node(rule.node, facts, {})[1]
+    return explain_node(rule.node, as_facts(facts), {})[1]
 
 
 def _plain(value):
@@ -119,6 +119,7 @@ def _plain(value):
 def evidence(rule: Rule, facts: Facts) -> dict:
     """JSON-ready evidence of a rule's outcome, to store with the change it made (StageChange.evidence):
     the rule's text, whether it held, why in words, and the value of every operand it read."""
+    facts = as_facts(facts)
     holds, because = explain_node(rule.node, facts, {})
     values = {}
     for node in n.walk(rule.node):

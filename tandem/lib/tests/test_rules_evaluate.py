@@ -29,6 +29,16 @@ def test_a_rule_holds_or_not_on_plain_facts():
     assert evaluate(rule, facts(account=None)) is False
 
 
+def test_facts_may_be_a_plain_mapping():
+    rule = parse("fit_score >= 60 and count(form_submit, last 30 days) >= 1")
+    plain = {"person": {"fit_score": 61}, "aggregates": {"count(form_submit, last 30 days)": 1}, "as_of": AS_OF}
+    assert evaluate(rule, plain) is True
+    assert explain(rule, plain) == "fit_score 61 >= 60 and count(form_submit, last 30 days) 1 >= 1"
+    assert fit_score([{"name": "Fit", "when": "fit_score > 50", "points": 10}], plain) == (10, [("Fit", 10)])
+    with pytest.raises(TypeError, match="not persons"):
+        evaluate(rule, {"persons": {}})
+
+
 def test_a_blank_value_fails_every_comparison_but_is_blank_and_not_flips_it():
     assert evaluate(parse('account.industry != "Retail"'), facts(account={"industry": ""})) is False
     assert evaluate(parse('not (account.industry = "Retail")'), facts(account={"industry": ""})) is True
