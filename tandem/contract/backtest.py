@@ -22,7 +22,7 @@ from django.utils import timezone
 from tandem.contract.models import ContractVersion
 from tandem.crm.models import Account, Person, StageChange
 from tandem.engagement.models import Touchpoint
-from tandem.lib.rules import Facts, fit_rules_parse, fit_score
+from tandem.lib.rules import Facts, aggregate_values, fit_rules_parse, fit_score
 from tandem.scoring.engine import MICROSECONDS_PER_DAY, TouchpointBatch, match_touchpoints, score_lines, to_microseconds
 from tandem.scoring.rules import engagement_rules_parse
 
@@ -121,10 +121,13 @@ def _history(start_seconds: float) -> _History:
 
 def _fit_scores(document: dict, people: dict[int, dict], accounts: dict[int, dict], end: dt.datetime) -> dict[int, int]:
     rules = fit_rules_parse(document["fit"]["rules"])
+    found = aggregate_values(rules.aggregates, as_of=end)
+    defaults = {aggregate.key: 0 if aggregate.function == "count" else None for aggregate in rules.aggregates}
     scores = {}
     for person_id, values in people.items():
         account = accounts.get(values["account_id"]) if values["account_id"] else None
-        facts = Facts(person=values, account=account, aggregates={}, as_of=end)
+        aggregates = {key: found[key].get(person_id, default) for key, default in defaults.items()}
+        facts = Facts(person=values, account=account, aggregates=aggregates, as_of=end)
         scores[person_id] = fit_score(rules, facts)[0]
     return scores
 

@@ -8,8 +8,7 @@ from django.utils import timezone
 from tandem.audit.actors import Actor
 from tandem.contract.models import ContractVersion
 from tandem.contract.qualification import people_qualify_all
-from tandem.crm.models import Account, Person
-from tandem.lib.rules import Facts, FitRules, facts_for_person, fit_rules_parse, fit_score
+from tandem.lib.rules import FitRules, facts_for_people, fit_rules_parse, fit_score
 from tandem.scoring.rules import engagement_rules_parse
 from tandem.scoring.services import FitScores, scores_recompute_all
 
@@ -17,23 +16,13 @@ READ_CHUNK = 20_000
 
 
 def fit_scores_all(rules: FitRules, *, as_of: dt.datetime) -> FitScores:
-    """Every person's fit score under `rules`, from the columns the rules read (one pass over people)."""
-    person_columns = {"id", "account_id", *rules.person_columns}
-    account_columns = {"id", *rules.account_columns}
-    accounts = {row["id"]: row for row in Account.objects.values(*account_columns).iterator(chunk_size=READ_CHUNK)}
+    """Every person's fit score under `rules`: people read in chunks, accounts once, each touchpoint
+    aggregate the rules need in one grouped query for everyone."""
     ids: list[int] = []
     scores: list[int] = []
-    people = Person.objects.order_by().values(*person_columns).iterator(chunk_size=READ_CHUNK)
-    if rules.aggregates:
-        # Touchpoint aggregates in fit rules are read person by person: the slow but exact path.
-        for person in Person.objects.order_by().iterator(chunk_size=READ_CHUNK):
-            ids.append(person.pk)
-            scores.append(fit_score(rules, facts_for_person(person, rules, as_of=as_of))[0])
-    else:
-        for row in people:
-            account = accounts.get(row["account_id"]) if row["account_id"] is not None else None
-            ids.append(row["id"])
-            scores.append(fit_score(rules, Facts(person=row, account=account, aggregates={}, as_of=as_of))[0])
+    for person_id, facts in facts_for_people(rules, as_of=as_of, chunk_size=READ_CHUNK):
+        ids.append(person_id)
+        scores.append(fit_score(rules, facts)[0])
     return FitScores(person_id=np.asarray(ids, dtype=np.int64), fit_score=np.asarray(scores, dtype=np.int16))
 
 

@@ -31,6 +31,13 @@ def facts_for_people(rules, *, as_of, people=None, chunk_size=10_000):
     return build(rules, as_of=as_of, people=people, chunk_size=chunk_size)
 
 
+def aggregate_values(aggregates, *, as_of):
+    """Everyone's value of each aggregate, one grouped query each (see tandem.lib.rules.records)."""
+    from tandem.lib.rules.records import aggregate_values as build
+
+    return build(aggregates, as_of=as_of)
+
+
 def facts_for_person(person, rules, *, as_of):
     """Facts for one person (see tandem.lib.rules.records)."""
     from tandem.lib.rules.records import facts_for_person as build
@@ -47,6 +54,7 @@ __all__ = [
     "FitRules",
     "Rule",
     "RuleError",
+    "aggregate_values",
     "build_catalogue",
     "catalogue_from_database",
     "default_catalogue",

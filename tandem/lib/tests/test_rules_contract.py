@@ -78,3 +78,48 @@ def test_stages_are_checked_against_the_documents_own_lifecycle():
             "evangelist, recycled, disqualified, trial, churned) (column 34 of the condition).",
         )
     ]
+
+
+def _people_with_a_form_submit(db):
+    import datetime as dt
+
+    from tandem.crm.models import Person
+    from tandem.crm.tests.factories import make_account, make_person
+    from tandem.engagement.models import Touchpoint
+
+    as_of = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    acme = make_account("Acme", "acme.com", industry="Software")
+    ann = make_person("ann@acme.com", title="VP Sales", account=acme)
+    bob = make_person("bob@gmail.com", title="Engineer")
+    Touchpoint.objects.create(person=ann, type="form_submit", occurred_at=as_of - dt.timedelta(days=3))
+    Touchpoint.objects.create(person=bob, type="form_submit", occurred_at=as_of - dt.timedelta(days=40))
+    document = {
+        "fit": {
+            "rules": [
+                {"name": "Software", "when": 'account.industry = "Software"', "points": 40},
+                {"name": "Recent form", "when": "count(form_submit, last 30 days) >= 1", "points": 30},
+                {"name": "Free mail", "when": 'email ends with "@gmail.com"', "points": -20},
+            ]
+        }
+    }
+    people = {row["id"]: row for row in Person.objects.values()}
+    return as_of, ann, bob, document, people
+
+
+def test_publishing_scores_fit_rules_with_aggregates_for_everyone_in_a_few_queries(db, django_assert_num_queries):
+    from tandem.contract.execution import fit_scores_all
+
+    as_of, ann, bob, document, _ = _people_with_a_form_submit(db)
+    rules = fit_rules_parse(document["fit"]["rules"])
+    with django_assert_num_queries(3):  # the aggregate, the accounts, the people
+        scores = fit_scores_all(rules, as_of=as_of)
+    assert dict(zip(scores.person_id.tolist(), scores.fit_score.tolist(), strict=True)) == {ann.pk: 70, bob.pk: 0}
+
+
+def test_a_backtest_takes_fit_aggregates_at_the_end_of_its_window(db):
+    from tandem.contract.backtest import _fit_scores
+    from tandem.crm.models import Account
+
+    as_of, ann, bob, document, people = _people_with_a_form_submit(db)
+    accounts = {row["id"]: row for row in Account.objects.values()}
+    assert _fit_scores(document, people, accounts, as_of) == {ann.pk: 70, bob.pk: 0}
