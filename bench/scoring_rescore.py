@@ -263,7 +263,9 @@ def measure_rescore(runs: int) -> dict:
 
     rules = engagement_rules_parse(CONTRACT_ENGAGEMENT)
     people = Person.objects.count()
-    seconds, lines, changed = [], 0, []
+    from tandem.scoring import postgres
+
+    seconds, lines, changed, steps = [], 0, [], []
     for run_number in range(runs):
         # Alternate the version's points so every run really changes scores, as a new version does.
         version_rules = rules if run_number % 2 == 0 else _doubled(rules)
@@ -272,6 +274,8 @@ def measure_rescore(runs: int) -> dict:
         seconds.append(time.perf_counter() - started)
         lines = run.ledger_lines
         changed.append(run.people_changed)
+        steps.append(dict(postgres.last_step_seconds))
+        print(f"    steps: {steps[-1]}")
         print(
             f"  run {run_number + 1}: {seconds[-1]:.2f} s, {lines:,} ledger lines, "
             f"{run.people_changed:,} scores changed"
@@ -286,6 +290,7 @@ def measure_rescore(runs: int) -> dict:
             "seconds_per_run": [round(value, 2) for value in seconds],
             "ledger_lines": lines,
             "scores_changed_per_run": changed,
+            "step_seconds_per_run": steps,
             "path": "tandem.scoring.services.scores_recompute_all (PostgreSQL: SQL matching, binary COPY)",
         },
     }

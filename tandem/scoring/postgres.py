@@ -11,6 +11,7 @@ No Python object is made per row:
 
 import datetime as dt
 import json
+import time
 
 import numpy as np
 import psycopg
@@ -333,17 +334,31 @@ def write_scores(person_id: np.ndarray, score: np.ndarray, *, column: str = "eng
     return changed
 
 
+# Seconds of each step of the latest full rescore in this process, for benchmarks and logs.
+last_step_seconds: dict[str, float] = {}
+
+
 def recompute_all(rules: EngagementRules, *, as_of: dt.datetime, contract_version: int, fit):
     """Match, score and write every person; returns (ScoreResult, engagement scores changed)."""
+    last_step_seconds.clear()
+    started = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        last_step_seconds[name] = round(now - started, 3)
+        started = now
+
     matches = read_matches(rules, as_of=as_of)
-    result = engine.score_lines(
-        rules,
-        as_of_us=engine.to_microseconds(as_of),
-        **matches,
-    )
+    step("read_matches")
+    result = engine.score_lines(rules, as_of_us=engine.to_microseconds(as_of), **matches)
     del matches
+    step("score")
     write_ledger(rules, result, scored_at=as_of, version=contract_version)
+    step("write_ledger")
     changed = write_scores(result.person_id, result.engagement_score)
+    step("write_scores")
     if fit is not None:
         write_scores(fit.person_id, fit.fit_score, column="fit_score", others=None)
+        step("write_fit_scores")
     return result, changed
