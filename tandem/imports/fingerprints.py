@@ -56,15 +56,16 @@ def mapping_signature(plan: Plan) -> bytes:
 class KeyState:
     """One key's rows in this file so far: their hash and count, and the records held back."""
 
-    __slots__ = ("count", "fingerprint", "held", "phase", "stored_count", "stored_fingerprint")
+    __slots__ = ("accepted", "count", "fingerprint", "held", "phase", "stored_count", "stored_fingerprint")
 
     def __init__(self, fingerprint: int, stored_fingerprint: int | None, stored_count: int):
         self.fingerprint = fingerprint
         self.count = 1
         self.stored_fingerprint = stored_fingerprint
         self.stored_count = stored_count
-        self.held: list = []
+        self.held: list | None = None  # made when a row is held: most keys never hold one
         self.phase = _HELD if stored_count else _DONE
+        self.accepted = False  # a valid row of this key was merged (the writer's "seen")
 
 
 class RowFingerprints:
@@ -113,7 +114,7 @@ class RowFingerprints:
             state.fingerprint = _signed(hashlib.blake2b(combined, digest_size=8).digest())
         return state
 
-    def sort(self, records: list, *, final: bool, seen: set) -> tuple[list, Counter]:
+    def sort(self, records: list, *, final: bool, see) -> tuple[list, Counter]:
         """The records to read and write now (held ones at the row that settles them), and rows settled unread."""
         settled: Counter = Counter()
         to_read = []
@@ -125,18 +126,20 @@ class RowFingerprints:
             if state.phase == _DONE:
                 to_read.append(record)
                 continue
+            if state.held is None:
+                state.held = []
             state.held.append((record, tokens))
             self.held_rows += 1
             if state.count < state.stored_count:
                 continue
             state.phase = _DONE
-            held, state.held = state.held, []
+            held, state.held = state.held, None
             self.held_rows -= len(held)
             if state.count == state.stored_count and state.fingerprint == state.stored_fingerprint:
                 settled["unchanged"] += 1
                 settled["duplicate"] += len(held) - 1
                 for _, held_tokens in held:
-                    seen.update(held_tokens)
+                    see(held_tokens)
             else:
                 to_read.extend(held_record for held_record, _ in held)
         if final or self.held_rows > HELD_LIMIT:
@@ -150,7 +153,7 @@ class RowFingerprints:
         for state in self.keys.values():
             if state.held:
                 released.extend(state.held)
-                state.held = []
+                state.held = None
                 state.phase = _DONE
         self.held_rows = 0
         return [record for record, _ in released]
@@ -164,12 +167,14 @@ class RowFingerprints:
                 continue
             state = self._advance(tokens[0], digest)
             if state.phase == _HELD and state.count < state.stored_count:
+                if state.held is None:
+                    state.held = []
                 state.held.append((record, tokens))
                 continue
             # The stored record includes this row: it was written, or settled unread, before the restart.
             state.phase = _DONE
-            settled.extend(held_record for held_record, _ in state.held)
-            state.held = []
+            settled.extend(held_record for held_record, _ in state.held or ())
+            state.held = None
             settled.append(record)
         return settled
 

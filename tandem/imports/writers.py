@@ -167,10 +167,17 @@ class BaseWriter:
     def mixed_keys(self, target: ParsedRow, key: tuple) -> None:
         """Rows with different first keys were merged into one record (e.g. an external id and an email)."""
 
+    def is_seen(self, tokens: list[tuple]) -> bool:
+        """Whether an earlier valid row of the file had one of these keys."""
+        return any(token in self.seen for token in tokens)
+
+    def see(self, tokens: list[tuple]) -> None:
+        self.seen.update(tokens)
+
     def remember(self, row: ParsedRow) -> None:
         """Note a row committed before a restart, so duplicates of it are still recognised."""
         if not row.errors:
-            self.seen.update(self.tokens(row))
+            self.see(self.tokens(row))
 
     def merge_batch(self, batch: list[ParsedRow], result: BatchResult) -> list[ParsedRow]:
         """Valid rows with duplicates merged in file order; rejected rows go to the result."""
@@ -186,10 +193,10 @@ class BaseWriter:
             if not tokens:
                 self.rejected(row, result)
                 continue
-            if any(token in self.seen for token in tokens):
+            if self.is_seen(tokens):
                 result.duplicates += 1
                 row.is_duplicate = True
-            self.seen.update(tokens)
+            self.see(tokens)
             target = next((by_token[token] for token in tokens if token in by_token), None)
             if target is None:
                 pending.append(row)
@@ -281,7 +288,7 @@ class PersonWriter(BaseWriter):
         self.tainted: set[tuple] = set()
 
     def read_batch(self, records, reader, *, final=False):
-        to_read, settled = self.fingerprints.sort(records, final=final, seen=self.seen)
+        to_read, settled = self.fingerprints.sort(records, final=final, see=self.see)
         return parse_records(to_read, reader), settled
 
     def remember_batch(self, records, reader):
@@ -293,7 +300,24 @@ class PersonWriter(BaseWriter):
                 if tokens:
                     self.tainted.add(tokens[0])
             else:
-                self.seen.update(tokens)
+                self.see(tokens)
+
+    def is_seen(self, tokens):
+        # A first key's "seen" lives on its state in the fingerprints (one entry per key, not two).
+        keys = self.fingerprints.keys
+        for token in tokens:
+            state = keys.get(token)
+            if (state is not None and state.accepted) or token in self.seen:
+                return True
+        return False
+
+    def see(self, tokens):
+        state = self.fingerprints.keys.get(tokens[0])
+        if state is None:
+            self.seen.add(tokens[0])
+        else:
+            state.accepted = True
+        self.seen.update(tokens[1:])
 
     def rejected(self, row, result):
         result.rejected.append(row)

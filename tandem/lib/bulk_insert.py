@@ -197,7 +197,7 @@ class BulkInserter:
 # SQLite settings while a loader writes: a page cache that holds the tables' busy index pages (the
 # default 2 MiB makes every insert into a many-indexed table read pages back), and checkpoints of
 # the write-ahead log every 64 MiB instead of every 4 MiB. Durability is unchanged.
-SQLITE_LOADER_CACHE_KIB = 256 * 1024
+SQLITE_LOADER_CACHE_KIB = 128 * 1024
 SQLITE_LOADER_CHECKPOINT_PAGES = 16_384
 
 
