@@ -286,6 +286,7 @@ class PersonWriter(BaseWriter):
         )
         # First keys of records that get no fingerprint: a row of theirs was rejected or noted.
         self.tainted: set[tuple] = set()
+        self.any_stored: bool | None = None
 
     def read_batch(self, records, reader, *, final=False):
         to_read, settled = self.fingerprints.sort(records, final=final, see=self.see)
@@ -342,6 +343,13 @@ class PersonWriter(BaseWriter):
 
         found = {}
         table = connection.ops.quote_name(Person._meta.db_table)
+        if self.any_stored is None:
+            # No person imported with a fingerprint yet (a first import): nothing to look up, batch after batch.
+            # The run's own people are known by their keys already; ones another run adds meanwhile are
+            # only compared the ordinary way.
+            self.any_stored = Person.objects.filter(import_row_count__isnull=False).exists()
+        if not self.any_stored:
+            return found
         columns = "import_fingerprint, import_row_count, import_fingerprint_at = updated_at"
         for kind, column in (("x", "external_id"), ("e", "LOWER(email)")):
             values = [value for token_kind, value in keys if token_kind == kind]
