@@ -7,8 +7,9 @@ that version, from the touchpoints up to that moment with its decay and caps, re
 What happened to those people afterwards is read from the real history: how many reached SQL, an
 opportunity, customer, and how many sales turned down, with the reasons given.
 
-Fit is computed from each person's and account's attributes as they are now (attribute history is not
-kept); touchpoint aggregates inside fit rules are taken at the end of the window.
+Fit, MQL segments and the MQL rule's extra condition are judged on each person's and account's data as
+it is now (attribute history is not kept); touchpoint aggregates inside them are taken at the end of
+the window.
 """
 
 import bisect
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from tandem.contract.models import ContractVersion
+from tandem.contract.qualification import MqlRule, Thresholds
 from tandem.crm.models import Account, Person, StageChange
 from tandem.engagement.models import Touchpoint
 from tandem.lib.rules import Facts, aggregate_values, fit_rules_parse, fit_score
@@ -149,9 +151,22 @@ def _replay(
         fit_score_at_least=mql["fit_score_at_least"],
         engagement_score_at_least=mql["engagement_score_at_least"],
     )
+    # Segments and the extra condition are judged on today's data, like fit.
+    rule = MqlRule.of(version)
+    segment_of: dict[int, Thresholds] = {}
+    for segment in rule.segments:
+        for person_id in rule.members(segment.when, None, as_of=end):
+            segment_of.setdefault(person_id, segment)
+    allowed = rule.members(rule.when, None, as_of=end) if rule.when is not None else None
     fits = _fit_scores(document, people, accounts, end)
-    fit_ok = {person_id for person_id, score in fits.items() if score >= outcome.fit_score_at_least}
-    from_stages = set(mql["from_stages"])
+    fit_ok = {
+        person_id
+        for person_id, score in fits.items()
+        if score >= segment_of.get(person_id, rule.thresholds).fit_score_at_least
+        and (allowed is None or person_id in allowed)
+    }
+    lowest_engagement = rule.lowest.engagement_score_at_least
+    from_stages = set(rule.from_stages)
     rules = engagement_rules_parse(document["engagement"])
     positions, rule_index = match_touchpoints(rules, batch)
     person_ids = batch.person_id[positions]
@@ -174,10 +189,14 @@ def _replay(
             rule_index=rule_index[keep],
             occurred_at_us=occurred[keep],
         )
-        engaged = result.person_id[result.engagement_score >= outcome.engagement_score_at_least]
+        above = result.engagement_score >= lowest_engagement
         moment = checkpoint.timestamp()
-        for person_id in engaged.tolist():
+        for person_id, score in zip(
+            result.person_id[above].tolist(), result.engagement_score[above].tolist(), strict=True
+        ):
             if person_id in qualified or person_id not in fit_ok:
+                continue
+            if score < segment_of.get(person_id, rule.thresholds).engagement_score_at_least:
                 continue
             if history.stage_at(person_id, moment) in from_stages:
                 qualified[person_id] = moment

@@ -1,16 +1,34 @@
-"""MQL qualification: the contract's MQL rule moves people to MQL, citing the version and the evidence."""
+"""MQL qualification: the contract's MQL rule moves people to MQL, citing the version and the evidence.
 
-from collections.abc import Iterator
+The rule is the thresholds of the first segment whose condition holds for the person (the section's
+own thresholds when none does), and, when the section has one, its extra `when` condition.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from tandem.audit.actors import Actor
 from tandem.contract.models import ContractVersion
 from tandem.crm.models import Person, StageChange
 from tandem.crm.services import lifecycle_transition
+from tandem.lib.rules import Rule, parse, to_q
+from tandem.lib.rules.contract_sections import document_catalogue
 
 BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The scores a person must reach: the section's own, or one segment's."""
+
+    fit_score_at_least: int
+    engagement_score_at_least: int
+    segment: str = ""
+    when: Rule | None = None
 
 
 @dataclass(frozen=True)
@@ -18,50 +36,95 @@ class MqlRule:
     """The MQL section of one contract version, ready to run."""
 
     version: int
-    fit_score_at_least: int
-    engagement_score_at_least: int
+    thresholds: Thresholds
+    segments: tuple[Thresholds, ...]
     from_stages: tuple[str, ...]
+    when: Rule | None
 
     @classmethod
     def of(cls, version: ContractVersion) -> "MqlRule":
         mql = version.document["mql"]
+        catalogue = document_catalogue(version.document)
         return cls(
             version=version.number,
-            fit_score_at_least=mql["fit_score_at_least"],
-            engagement_score_at_least=mql["engagement_score_at_least"],
+            thresholds=Thresholds(mql["fit_score_at_least"], mql["engagement_score_at_least"]),
+            segments=tuple(
+                Thresholds(
+                    segment["fit_score_at_least"],
+                    segment["engagement_score_at_least"],
+                    segment=segment["name"],
+                    when=parse(segment["when"], catalogue=catalogue),
+                )
+                for segment in mql.get("segments") or []
+            ),
             from_stages=tuple(mql["from_stages"]),
+            when=parse(mql["when"], catalogue=catalogue) if "when" in mql else None,
         )
 
-    def holds(self, person: Person) -> bool:
-        return (
+    def members(self, rule: Rule, person_ids: Iterable[int] | None, *, as_of: dt.datetime) -> set[int]:
+        """Which of these people (None: everyone) a condition holds for, asked of the database."""
+        people = Person.objects.all() if person_ids is None else Person.objects.filter(pk__in=list(person_ids))
+        return set(people.filter(to_q(rule, as_of=as_of)).values_list("pk", flat=True))
+
+    def thresholds_by_person(self, person_ids: Iterable[int], *, as_of: dt.datetime) -> dict[int, Thresholds]:
+        """Each person's thresholds: the first segment they belong to, else the section's own."""
+        remaining = set(person_ids)
+        chosen: dict[int, Thresholds] = {}
+        for segment in self.segments:
+            for person_id in self.members(segment.when, remaining, as_of=as_of) if remaining else ():
+                chosen[person_id] = segment
+            remaining -= chosen.keys()
+        chosen.update(dict.fromkeys(remaining, self.thresholds))
+        return chosen
+
+    @property
+    def lowest(self) -> Thresholds:
+        """The lowest bar of any segment: nobody below it can qualify."""
+        every = (self.thresholds, *self.segments)
+        return Thresholds(
+            min(item.fit_score_at_least for item in every), min(item.engagement_score_at_least for item in every)
+        )
+
+    def evidence(self, person: Person, thresholds: Thresholds) -> dict | None:
+        """The evidence that the rule holds for the person, or None when it does not."""
+        if not (
             person.lifecycle_stage_id in self.from_stages
-            and person.fit_score >= self.fit_score_at_least
-            and person.engagement_score >= self.engagement_score_at_least
-        )
-
-    def evidence(self, person: Person) -> dict:
+            and person.fit_score >= thresholds.fit_score_at_least
+            and person.engagement_score >= thresholds.engagement_score_at_least
+        ):
+            return None
         text = (
-            f"fit {person.fit_score} >= {self.fit_score_at_least} and engagement {person.engagement_score} >= "
-            f"{self.engagement_score_at_least}, contract v{self.version}"
+            f"fit {person.fit_score} >= {thresholds.fit_score_at_least} and engagement {person.engagement_score} >= "
+            f"{thresholds.engagement_score_at_least}"
         )
+        if thresholds.segment:
+            text += f" (segment {thresholds.segment})"
+        if self.when is not None:
+            text += f" and {self.when.text}"
+        text += f", contract v{self.version}"
         return {
             "rule": "mql",
             "contract_version": self.version,
+            "segment": thresholds.segment or None,
             "fit_score": person.fit_score,
-            "fit_score_at_least": self.fit_score_at_least,
+            "fit_score_at_least": thresholds.fit_score_at_least,
             "engagement_score": person.engagement_score,
-            "engagement_score_at_least": self.engagement_score_at_least,
+            "engagement_score_at_least": thresholds.engagement_score_at_least,
             "text": text,
         }
 
 
-def _candidates(rule: MqlRule) -> Iterator[list[int]]:
-    """Ids of the people the rule holds for, in batches, read from the score indexes."""
+def _candidates(rule: MqlRule, *, as_of: dt.datetime) -> Iterator[list[int]]:
+    """Ids of the people who may qualify, in batches, read from the score indexes."""
+    lowest = rule.lowest
     queryset = Person.objects.filter(
         lifecycle_stage_id__in=rule.from_stages,
-        fit_score__gte=rule.fit_score_at_least,
-        engagement_score__gte=rule.engagement_score_at_least,
-    ).order_by("pk")
+        fit_score__gte=lowest.fit_score_at_least,
+        engagement_score__gte=lowest.engagement_score_at_least,
+    )
+    if rule.when is not None:
+        queryset = queryset.filter(to_q(rule.when, as_of=as_of))
+    queryset = queryset.order_by("pk")
     last = 0
     while True:
         ids = list(queryset.filter(pk__gt=last).values_list("pk", flat=True)[:BATCH_SIZE])
@@ -71,14 +134,12 @@ def _candidates(rule: MqlRule) -> Iterator[list[int]]:
         last = ids[-1]
 
 
-def person_qualify(*, person: Person, version: ContractVersion) -> StageChange | None:
-    """Move one person to MQL if the version's MQL rule holds for them now; None if it does not."""
-    rule = MqlRule.of(version)
+def _qualify(person: Person, rule: MqlRule, thresholds: Thresholds) -> StageChange | None:
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
-        if not rule.holds(person):
+        evidence = rule.evidence(person, thresholds)
+        if evidence is None:
             return None
-        evidence = rule.evidence(person)
         return lifecycle_transition(
             person=person,
             to_stage="mql",
@@ -89,12 +150,23 @@ def person_qualify(*, person: Person, version: ContractVersion) -> StageChange |
         )
 
 
+def person_qualify(*, person: Person, version: ContractVersion) -> StageChange | None:
+    """Move one person to MQL if the version's MQL rule holds for them now; None if it does not."""
+    rule = MqlRule.of(version)
+    now = timezone.now()
+    if rule.when is not None and not rule.members(rule.when, [person.pk], as_of=now):
+        return None
+    return _qualify(person, rule, rule.thresholds_by_person([person.pk], as_of=now)[person.pk])
+
+
 def people_qualify_all(*, version: ContractVersion) -> int:
     """Move everyone the version's MQL rule holds for to MQL; returns how many moved."""
     rule = MqlRule.of(version)
+    now = timezone.now()
     moved = 0
-    for ids in _candidates(rule):
+    for ids in _candidates(rule, as_of=now):
+        thresholds = rule.thresholds_by_person(ids, as_of=now)
         for person in Person.objects.filter(pk__in=ids).order_by("pk"):
-            if person_qualify(person=person, version=version) is not None:
+            if _qualify(person, rule, thresholds[person.pk]) is not None:
                 moved += 1
     return moved

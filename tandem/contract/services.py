@@ -55,7 +55,7 @@ def _next_number(contract: Contract) -> int:
 
 def _rebuild_glossary(version: ContractVersion) -> None:
     GlossaryTerm.objects.filter(version=version).delete()
-    terms = version.document.get("glossary") or [] if version.document else []
+    terms = (version.document or {}).get("glossary") or []
     GlossaryTerm.objects.bulk_create(
         GlossaryTerm(
             version=version,

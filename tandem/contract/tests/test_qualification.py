@@ -81,3 +81,40 @@ def test_publishing_rescores_everyone_and_qualifies_with_the_new_version(cast, d
     change = StageChange.objects.get(person=ada, to_stage_id="mql")
     assert change.reason == "MQL because fit 90 >= 60 and engagement 45 >= 45, contract v2"
     assert change.contract_version == 2
+
+
+def test_segments_set_their_own_bar_and_the_extra_condition_must_hold(cast):
+    from django.utils import timezone
+
+    from tandem.contract.document import default_source
+    from tandem.crm.tests.factories import make_account
+    from tandem.engagement.models import Touchpoint
+
+    source = default_source().replace(
+        "  from_stages: [subscriber, lead, recycled]\n",
+        "  from_stages: [subscriber, lead, recycled]\n"
+        "  when: count(form_submit, last 30 days) >= 1\n"
+        "  segments:\n"
+        "    - {name: Enterprise, when: account.employee_count >= 1000, fit_score_at_least: 50,"
+        " engagement_score_at_least: 30}\n",
+    )
+    draft = services.contract_draft_create(by=cast.marketer, source=source, summary="Enterprise bar")
+    assert draft.problems == []
+    big = make_account(name="Big", domain="big.test", employee_count=5000)
+    small = make_account(name="Small", domain="small.test", employee_count=20)
+    enterprise = _scored("e@big.test", "lead", fit=55, engagement=35)
+    other = _scored("o@small.test", "lead", fit=55, engagement=35)
+    silent = _scored("s@big.test", "lead", fit=90, engagement=90)
+    Person.objects.filter(pk=enterprise.pk).update(account=big)
+    Person.objects.filter(pk__in=[other.pk]).update(account=small)
+    Person.objects.filter(pk=silent.pk).update(account=big)
+    for person in (enterprise, other):
+        Touchpoint.objects.create(person=person, type="form_submit", occurred_at=timezone.now())
+    assert people_qualify_all(version=draft) == 1
+    change = StageChange.objects.get(to_stage_id="mql")
+    assert change.person_id == enterprise.pk
+    assert change.reason == (
+        "MQL because fit 55 >= 50 and engagement 35 >= 30 (segment Enterprise) and "
+        "count(form_submit, last 30 days) >= 1, contract v2"
+    )
+    assert change.evidence["segment"] == "Enterprise"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tandem.core.tests.redis_support import require_redis
+
 pytestmark = pytest.mark.redis
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -24,20 +26,9 @@ def _redis_url() -> str:
     return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
 
 
-def _require_redis(url: str):
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis is not reachable at {url} ({error}); this test needs a Redis server.")
-    return client
-
-
 def test_a_consumer_process_runs_a_task_enqueued_by_another_process(tmp_path):
     url = _redis_url()
-    client = _require_redis(url)
+    client = require_redis(url)
     # Letters and digits only: Huey keeps only those in its Redis key names.
     queue_name = f"tandemtest{uuid.uuid4().hex}"
     environment = {

@@ -21,6 +21,7 @@ from django.db import connection
 from django.db.models import Count
 
 from tandem.audit.models import AuditEntry
+from tandem.core.tests.redis_support import require_redis
 from tandem.crm.models import Person, StageChange
 from tandem.imports.models import ImportRun, ImportStatus
 from tandem.imports.services import BATCH_SIZE, import_run_create
@@ -43,17 +44,6 @@ def _seeded_stages():
 
 def _redis_url() -> str:
     return os.environ.get("TANDEM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/11"
-
-
-def _require_redis(url: str):
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-    except redis.RedisError as error:
-        pytest.skip(f"Redis is not reachable at {url} ({error}); this test needs a Redis server.")
-    return client
 
 
 class SharedDatabase:
@@ -137,7 +127,7 @@ def _wait_for(condition, what: str, log: Path):
 
 def test_a_killed_worker_resumes_the_file_without_losing_or_doubling_rows(cast, tmp_path, settings):
     url = _redis_url()
-    client = _require_redis(url)
+    client = require_redis(url)
     settings.DATA_DIR = tmp_path / "data"
     path = _people_file(tmp_path / "people.csv")
     run = import_run_create(by=cast.revops, kind="people", path=path)
