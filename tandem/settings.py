@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "tandem.exports",
     "tandem.contract",
     "tandem.scoring",
+    "tandem.handoff",
 ]
 
 MIDDLEWARE = [
