@@ -68,6 +68,8 @@ class Handoff(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     sla_status = models.CharField(max_length=20, choices=SlaStatus.choices, null=True, blank=True)
+    # Stored when the first response is logged, so compliance reports are a plain aggregate.
+    response_business_minutes = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
