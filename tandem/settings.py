@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "tandem.contract",
     "tandem.scoring",
     "tandem.handoff",
+    "tandem.clv",
 ]
 
 MIDDLEWARE = [
