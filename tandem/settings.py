@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "tandem.scoring",
     "tandem.handoff",
     "tandem.clv",
+    "tandem.attribution",
 ]
 
 MIDDLEWARE = [
