@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "tandem.handoff",
     "tandem.clv",
     "tandem.attribution",
+    "tandem.sla",
 ]
 
 MIDDLEWARE = [

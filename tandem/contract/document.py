@@ -64,7 +64,10 @@ _EXTRA_CHECKS: dict[str, list[SectionCheck]] = {}
 
 
 def register_section_check(section: str, check: SectionCheck) -> None:
-    """Add a check for one section; used by the apps that execute that section."""
+    """Add a check for one section; used by the apps that execute that section.
+
+    A section that is not one of SECTIONS becomes an optional section of the document (e.g. `sla`).
+    """
     _EXTRA_CHECKS.setdefault(section, []).append(check)
 
 
@@ -211,9 +214,10 @@ def check_condition_shape(value: Any, path: Path, report) -> None:
 
 
 def _check_sections(document: dict, report) -> None:
+    known = (*SECTIONS, *(name for name in _EXTRA_CHECKS if name not in SECTIONS))
     for name in document:
-        if name not in SECTIONS:
-            report((str(name),), f"unknown section; the sections are {', '.join(SECTIONS)}.")
+        if name not in known:
+            report((str(name),), f"unknown section; the sections are {', '.join(known)}.")
     for name in REQUIRED_SECTIONS:
         if name not in document:
             report((name,), "this section is required.")
