@@ -1,5 +1,7 @@
 """Shared fixtures: the standard cast of users and fast settings for tests."""
 
+import shutil
+
 import pytest
 from huey.contrib.djhuey import HUEY
 
@@ -23,3 +25,46 @@ def cast(db):
     from tandem.users.tests.factories import make_cast
 
     return make_cast()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture
+def browser(transactional_db):
+    """A headless Chromium driven through chromedriver, for the tests marked `browser`.
+
+    Browser tests run against a live server, so each ends by flushing the database; the reference
+    tables a migration seeds (stages, statuses) are put back first.
+    """
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Chromium and chromedriver are not installed (Debian packages chromium, chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()

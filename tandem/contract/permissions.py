@@ -31,7 +31,7 @@ def decision_refusal(user, version: ContractVersion) -> str:
     if side is None:
         return "Only a marketing manager or a sales manager decides on contract proposals."
     if version.proposed_by_id == user.pk:
-        return "You proposed this version; a lead of each side other than the proposer must decide."
+        return "You proposed this version, which counts as your side's approval; a lead of the other side decides."
     if any(approval.side == side for approval in version.approvals.all()):
         return f"The {side} side has already decided on v{version.number}."
     return ""

@@ -195,6 +195,19 @@ def contract_propose(*, by, version: ContractVersion, summary: str | None = None
         after={"status": VersionStatus.PROPOSED},
         summary=f"Proposed v{version.number}: {version.summary}",
     )
+    side = LEAD_SIDES.get(by.role)
+    if side is not None:
+        # A lead's proposal speaks for their side; the other side's lead still has to approve.
+        ContractApproval.objects.create(
+            version=version, user=by, side=side, decision=Decision.APPROVE, note="Proposed it.", at=now
+        )
+        audit_record(
+            by=by,
+            action="contract_approve",
+            instance=version,
+            after={"side": side, "decision": Decision.APPROVE, "note": "Proposed it."},
+            summary=f"Approved v{version.number} for {side} by proposing it",
+        )
     return version
 
 

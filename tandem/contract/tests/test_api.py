@@ -80,7 +80,7 @@ def test_approving_your_own_proposal_is_403_and_changes_nothing(api_as, cast):
     response = api_as(cast.marketing_manager).post(f"/contract/versions/{number}/decisions", {"decision": "approve"})
     assert response.status_code == 403
     assert "You proposed this version" in response.json()["detail"]
-    assert ContractApproval.objects.count() == 0
+    assert ContractApproval.objects.count() == 1  # the proposal itself, for marketing
     assert ContractVersion.objects.get(number=number).status == "proposed"
 
 

@@ -78,11 +78,26 @@ def test_both_leads_approve_and_the_version_is_published(cast):
     ]
 
 
-def test_the_proposer_cannot_approve_their_own_proposal(cast):
+def test_a_leads_proposal_counts_as_their_sides_approval_but_never_alone(cast):
     proposal = _proposal(cast)  # by the marketing manager
+    assert list(proposal.approvals.values_list("user__email", "side", "decision")) == [
+        ("mona@example.com", "marketing", "approve")
+    ]
+    proposal.refresh_from_db()
+    assert proposal.status == VersionStatus.PROPOSED
     with pytest.raises(PermissionDenied, match="You proposed this version"):
         services.contract_decide(by=cast.marketing_manager, version=proposal, decision="approve")
-    assert ContractApproval.objects.count() == 0
+    assert ContractApproval.objects.count() == 1
+    services.contract_decide(by=cast.sales_manager, version=proposal, decision="approve")
+    proposal.refresh_from_db()
+    assert proposal.status == VersionStatus.PUBLISHED
+    assert list(AuditEntry.objects.filter(entity_id=proposal.pk).values_list("action", flat=True).order_by("id")) == [
+        "contract_draft",
+        "contract_propose",
+        "contract_approve",
+        "contract_approve",
+        "contract_publish",
+    ]
 
 
 def test_two_approvals_from_one_side_do_not_publish(cast):
@@ -103,7 +118,7 @@ def test_reps_cannot_approve(cast):
     for user in (cast.ae, cast.sdr, cast.marketer, cast.revops, cast.leadership):
         with pytest.raises(PermissionDenied, match="Only a marketing manager or a sales manager"):
             services.contract_decide(by=user, version=proposal, decision="approve")
-    assert ContractApproval.objects.count() == 0
+    assert ContractApproval.objects.count() == 1  # the proposing marketing manager's own
 
 
 def test_a_rejection_needs_a_note_and_ends_the_proposal(cast):

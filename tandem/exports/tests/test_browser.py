@@ -2,26 +2,17 @@
 
 import csv
 import io
-from importlib import import_module
 
 import pytest
 from django.urls import reverse
 
 from tandem.crm.tests.factories import make_person
-from tandem.crm.tests.test_browser import _click_and_wait, _sign_in, browser  # noqa: F401 - the Chromium fixture
+from tandem.crm.tests.test_browser import _click_and_wait, _sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _seeded_stages():
-    """The stages and statuses a migration seeds; a browser test before this one may have flushed them."""
-    from django.apps import apps
-
-    import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
-
-
-def test_a_rep_exports_the_filtered_people_list_as_csv(browser, live_server, cast):  # noqa: F811
+def test_a_rep_exports_the_filtered_people_list_as_csv(browser, live_server, cast):
     from selenium.webdriver.support.ui import Select
 
     mine = make_person(email="ann@acme.com", stage="mql", owner=cast.sdr, first_name="=Ann")

@@ -1,13 +1,12 @@
 """The import wizard in a real Chromium, with the public Maven CRM and X Education data beside the project."""
 
-from importlib import import_module
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from tandem.crm.models import Opportunity, Person
-from tandem.crm.tests.test_browser import _click_and_wait, _console_errors, _sign_in, browser  # noqa: F401
+from tandem.crm.tests.test_browser import _click_and_wait, _console_errors, _sign_in
 from tandem.imports.models import ImportRun, ImportStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,11 +23,8 @@ needs_datasets = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
-def _seeded_and_isolated(settings, tmp_path):
-    """The stages a migration seeds (a browser test before this one may have flushed them); uploads in tmp."""
-    from django.apps import apps
-
-    import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
+def _isolated(settings, tmp_path):
+    """Uploads go to a temporary directory."""
     settings.DATA_DIR = tmp_path / "data"
 
 
@@ -78,7 +74,7 @@ def _tile(driver, name: str) -> str:
 
 
 @needs_datasets
-def test_maven_crm_through_the_wizard_gives_the_published_win_rate_and_won_revenue(browser, live_server, cast):  # noqa: F811
+def test_maven_crm_through_the_wizard_gives_the_published_win_rate_and_won_revenue(browser, live_server, cast):
     maven = DATASETS / "maven_crm_sales"
     _sign_in(browser, live_server, "rita@example.com")
 
@@ -119,7 +115,7 @@ def test_maven_crm_through_the_wizard_gives_the_published_win_rate_and_won_reven
 
 
 @needs_datasets
-def test_x_education_leads_through_the_wizard_give_9240_people(browser, live_server, cast):  # noqa: F811
+def test_x_education_leads_through_the_wizard_give_9240_people(browser, live_server, cast):
     leads = DATASETS / "x_education_leads" / "leads.csv"
     _sign_in(browser, live_server, "mona@example.com")
 
