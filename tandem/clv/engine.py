@@ -131,6 +131,27 @@ def check_spend(frequency, monetary_value) -> tuple[np.ndarray, np.ndarray]:
     return x, zbar
 
 
+def distinct_rows(columns: list[np.ndarray], weights: np.ndarray | None = None):
+    """Distinct rows of parallel columns: (their columns, summed weights, each input row's group).
+
+    Summaries made from dates repeat a lot (every one-time buyer of a day has the same x, t_x and
+    T), so the models work on distinct rows with counts rather than on every customer.
+    """
+    n = columns[0].size
+    weights = np.ones(n) if weights is None else weights
+    order = np.lexsort(columns[::-1])
+    ordered = [column[order] for column in columns]
+    changed = np.zeros(n, dtype=bool)
+    changed[0] = True
+    for column in ordered:
+        changed[1:] |= column[1:] != column[:-1]
+    group_in_order = np.cumsum(changed) - 1
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = group_in_order
+    starts = np.flatnonzero(changed)
+    return [column[starts] for column in ordered], np.bincount(group_in_order, weights=weights[order]), inverse
+
+
 # ---------------------------------------------------------------------------------------------
 # BG/NBD
 
@@ -168,12 +189,18 @@ def _bgnbd_terms(parameters, x, t_x, T, x_values, x_weights, weights, *, gradien
 
 def bgnbd_log_likelihood(parameters: BetaGeoParameters, frequency, recency, T, *, weights=None) -> float:
     """The BG/NBD log-likelihood of the customers (equation 6 of Fader, Hardie & Lee 2005)."""
-    x, t_x, T = check_summary(frequency, recency, T)
-    weights = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    x_values, x_inverse = np.unique(x, return_inverse=True)
-    x_weights = np.bincount(x_inverse, weights=weights)
+    x, t_x, T, weights, x_values, x_weights = _bgnbd_prepare(frequency, recency, T, weights)
     values = (parameters.r, parameters.alpha, parameters.a, parameters.b)
     return _bgnbd_terms(values, x, t_x, T, x_values, x_weights, weights, gradient=False)[0]
+
+
+def _bgnbd_prepare(frequency, recency, T, weights):
+    """Checked distinct (x, t_x, T) rows with their weights, and the distinct x with theirs."""
+    x, t_x, T = check_summary(frequency, recency, T)
+    weights = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    (x, t_x, T), weights, _ = distinct_rows([x, t_x, T], weights)
+    x_values, x_inverse = np.unique(x, return_inverse=True)
+    return x, t_x, T, weights, x_values, np.bincount(x_inverse, weights=weights)
 
 
 def _bgnbd_start(x, t_x, T, weights) -> np.ndarray:
@@ -185,10 +212,8 @@ def _bgnbd_start(x, t_x, T, weights) -> np.ndarray:
 
 def bgnbd_fit(frequency, recency, T, *, weights=None, initial: BetaGeoParameters | None = None) -> FitResult:
     """Fit BG/NBD by maximum likelihood; `weights` counts identical customers (default 1 each)."""
-    x, t_x, T = check_summary(frequency, recency, T)
-    weights = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    x_values, x_inverse = np.unique(x, return_inverse=True)
-    x_weights = np.bincount(x_inverse, weights=weights)
+    customers = len(frequency)
+    x, t_x, T, weights, x_values, x_weights = _bgnbd_prepare(frequency, recency, T, weights)
     scale = float(weights.sum())
 
     def objective(log_parameters):
@@ -216,7 +241,7 @@ def bgnbd_fit(frequency, recency, T, *, weights=None, initial: BetaGeoParameters
     return FitResult(
         parameters=BetaGeoParameters(r=r, alpha=alpha, a=a, b=b),
         log_likelihood=-float(result.fun) * scale,
-        customers=int(x.size),
+        customers=customers,
         iterations=int(result.nit),
         converged=bool(result.success),
         message=str(result.message),
@@ -375,17 +400,20 @@ def lifetime_values(
     alive = probability_alive(purchases, x, t_x, T)
     spend_per_purchase = expected_spend(spend, x, zbar)
     month = UNITS_PER_MONTH[unit]
-    value = np.zeros_like(x)
-    previous = np.zeros_like(x)
+    # E[Y(t)] = P(alive) x purchases-while-alive(x, T, t), so P(alive) and the spend factor out
+    # of the monthly sum: 2F1 is evaluated once per distinct (x, T) pair and month.
+    (x_distinct, T_distinct), _, group = distinct_rows([x, T])
+    discounted = np.zeros_like(x_distinct)
+    cumulative = previous = np.zeros_like(x_distinct)
     for step in range(1, horizon_months + 1):
-        cumulative = _purchases_while_alive(purchases, x, T, step * month) * alive
-        value += spend_per_purchase * (cumulative - previous) / (1.0 + monthly_discount_rate) ** step
+        cumulative = _purchases_while_alive(purchases, x_distinct, T_distinct, step * month)
+        discounted += (cumulative - previous) / (1.0 + monthly_discount_rate) ** step
         previous = cumulative
     return LifetimeValues(
         probability_alive=alive,
-        expected_purchases=previous,
+        expected_purchases=cumulative[group] * alive,
         expected_spend=spend_per_purchase,
-        lifetime_value=value,
+        lifetime_value=spend_per_purchase * alive * discounted[group],
     )
 
 
