@@ -1,7 +1,7 @@
 """The contract document: YAML in, a checked plain-data document out, every problem named by path and line.
 
 A document has these sections (docs/contract.md describes each one):
-glossary, lifecycle, icp, fit, engagement, combined, mql, rejection_reasons.
+glossary, lifecycle, icp, fit, engagement, combined, mql, rejection_reasons, routing.
 """
 
 import difflib
@@ -432,9 +432,18 @@ def _check_combined(combined: Any, report) -> None:
 
 
 def _check_mql(mql: Any, stages: dict[str, dict], report) -> None:
-    allowed = ("fit_score_at_least", "engagement_score_at_least", "from_stages", "when", "segments")
+    allowed = (
+        "fit_score_at_least",
+        "engagement_score_at_least",
+        "from_stages",
+        "when",
+        "segments",
+        "recycled_cooling_off_days",
+    )
     if not _mapping(mql, ("mql",), report, allowed):
         return
+    if "recycled_cooling_off_days" in mql:
+        _integer_in(mql["recycled_cooling_off_days"], ("mql", "recycled_cooling_off_days"), report, 0, 3650)
     for name in ("fit_score_at_least", "engagement_score_at_least"):
         _integer_in(mql.get(name), ("mql", name), report, 0, 100)
     from_stages = mql.get("from_stages")

@@ -40,6 +40,7 @@ class MqlRule:
     segments: tuple[Thresholds, ...]
     from_stages: tuple[str, ...]
     when: Rule | None
+    recycled_cooling_off_days: int = 0
 
     @classmethod
     def of(cls, version: ContractVersion) -> "MqlRule":
@@ -59,7 +60,15 @@ class MqlRule:
             ),
             from_stages=tuple(mql["from_stages"]),
             when=parse(mql["when"], catalogue=catalogue) if "when" in mql else None,
+            recycled_cooling_off_days=mql.get("recycled_cooling_off_days", 0),
         )
+
+    def cooling_off_until(self, person: Person) -> dt.datetime | None:
+        """When a recycled person may qualify again, if that is still ahead of now; None otherwise."""
+        if person.lifecycle_stage_id != "recycled" or not self.recycled_cooling_off_days:
+            return None
+        until = person.stage_entered_at + dt.timedelta(days=self.recycled_cooling_off_days)
+        return until if until > timezone.now() else None
 
     def members(self, rule: Rule, person_ids: Iterable[int] | None, *, as_of: dt.datetime) -> set[int]:
         """Which of these people (None: everyone) a condition holds for, asked of the database."""
@@ -86,7 +95,12 @@ class MqlRule:
         )
 
     def evidence(self, person: Person, thresholds: Thresholds) -> dict | None:
-        """The evidence that the rule holds for the person, or None when it does not."""
+        """The evidence that the rule holds for the person, or None when it does not.
+
+        A recycled person still in their cooling-off period does not qualify, whatever their scores.
+        """
+        if self.cooling_off_until(person) is not None:
+            return None
         if not (
             person.lifecycle_stage_id in self.from_stages
             and person.fit_score >= thresholds.fit_score_at_least
@@ -124,6 +138,9 @@ def _candidates(rule: MqlRule, *, as_of: dt.datetime) -> Iterator[list[int]]:
     )
     if rule.when is not None:
         queryset = queryset.filter(to_q(rule.when, as_of=as_of))
+    if rule.recycled_cooling_off_days:
+        cooling_since = as_of - dt.timedelta(days=rule.recycled_cooling_off_days)
+        queryset = queryset.exclude(lifecycle_stage_id="recycled", stage_entered_at__gt=cooling_since)
     queryset = queryset.order_by("pk")
     last = 0
     while True:

@@ -558,6 +558,11 @@ def lifecycle_transition(
         after=after,
         summary=f"Stage {current or '—'} → {stage.key}" + (f": {reason}" if reason else ""),
     )
+    if model is Person and stage.pk == "mql":
+        # Every new MQL is handed to sales: routed on the worker once this move commits.
+        from tandem.handoff.services import handoff_route_queue
+
+        handoff_route_queue(person_id=subject.pk)
     return change
 
 

@@ -1,5 +1,7 @@
 """The MQL rule moves people to MQL through the lifecycle service, citing contract version and evidence."""
 
+import datetime as dt
+
 import pytest
 
 from tandem.contract import services
@@ -42,9 +44,11 @@ def test_qualify_all_moves_exactly_the_people_the_rule_holds_for():
     version = services.contract_get().active_version
     _scored("a@acme.test", "lead", fit=60, engagement=40)
     _scored("b@acme.test", "subscriber", fit=80, engagement=55)
-    _scored("c@acme.test", "recycled", fit=61, engagement=45)
+    recycled = _scored("c@acme.test", "recycled", fit=61, engagement=45)
     _scored("d@acme.test", "lead", fit=60, engagement=39)
     _scored("e@acme.test", "sql", fit=99, engagement=99)
+    # Recycled long enough ago: past the contract's cooling-off period of 30 days.
+    Person.objects.filter(pk=recycled.pk).update(stage_entered_at=recycled.stage_entered_at - dt.timedelta(days=31))
     assert people_qualify_all(version=version) == 3
     assert sorted(Person.objects.filter(lifecycle_stage_id="mql").values_list("email", flat=True)) == [
         "a@acme.test",
@@ -73,7 +77,9 @@ def test_publishing_rescores_everyone_and_qualifies_with_the_new_version(cast, d
     services.contract_decide(by=cast.marketing_manager, version=draft, decision="approve")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.contract_decide(by=cast.sales_manager, version=draft, decision="approve")
-    assert len(callbacks) == 1
+    # The publication's follow-up, then routing of the hand-off it made when Ada became MQL.
+    assert len(callbacks) == 2
+    assert ada.handoffs.get().assignee in (cast.sdr, cast.ae)
     ada.refresh_from_db()
     quiet.refresh_from_db()
     assert (ada.fit_score, ada.engagement_score, ada.lifecycle_stage_id) == (90, 45, "mql")
