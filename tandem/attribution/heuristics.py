@@ -139,6 +139,8 @@ class PositionCells:
     def fits(journeys: Journeys) -> bool:
         """Whether the cells are few enough to be worth it (long journeys make many cells)."""
         longest = int(journeys.lengths.max()) if journeys.count else 0
+        if longest == 0 or journeys.channel_count == 0:
+            return False
         return journeys.channel_count * longest * (longest + 1) // 2 <= max(1_000_000, len(journeys.channel))
 
     def credit(self, cell_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

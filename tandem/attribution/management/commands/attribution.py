@@ -1,4 +1,8 @@
-"""`tandem attribution`: credit per channel under each attribution model.
+"""`tandem attribution`: credit per campaign or channel under each attribution model.
+
+    tandem attribution --model M --conversion C [--from DATE] [--to DATE] [--by campaign|channel]
+
+prints the credit, value, cost and ROI of each campaign (or channel) from Tandem's own data;
 
     tandem attribution paths FILE [--model all|NAME] [--order K] [--format table|csv|json]
 
@@ -6,14 +10,18 @@ reads the path format of public attribution tools (`path;total_conversions;total
 and prints each model's credit per channel.
 """
 
+import datetime as dt
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from tandem.attribution.engine import MODEL_KEYS, AttributionSettings, attribute_all, model_catalogue
 from tandem.attribution.markov import MAX_ORDER
 from tandem.attribution.path_files import PathFileError, read_paths
+from tandem.attribution.periods import PeriodError, period_parse
+from tandem.attribution.selectors import CONVERSIONS
 from tandem.lib.tabular_output import FORMATS, write_rows
 
 MODEL_CHOICES = ("all", *MODEL_KEYS)
@@ -39,7 +47,13 @@ class Command(BaseCommand):
     help = "Attribution: credit per channel under every model (paths FILE reads a public path file)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True)
+        parser.add_argument("--model", choices=MODEL_CHOICES, default="all", help="One model, or all (default).")
+        parser.add_argument("--conversion", choices=list(CONVERSIONS), help="What is attributed.")
+        parser.add_argument("--from", dest="from_date", help="First day, YYYY-MM-DD (default: a year before --to).")
+        parser.add_argument("--to", dest="to_date", help="Last day, YYYY-MM-DD (default: today).")
+        parser.add_argument("--by", choices=("campaign", "channel"), default="campaign")
+        parser.add_argument("--format", choices=FORMATS, default="table")
+        actions = parser.add_subparsers(dest="action")
         paths = actions.add_parser(
             "paths",
             help="Read path;total_conversions;total_conversion_value;total_null lines and print credit per channel.",
@@ -51,7 +65,46 @@ class Command(BaseCommand):
         paths.add_argument("--format", choices=FORMATS, default="table")
 
     def handle(self, *args, **options):
-        self._paths(options)
+        if options["action"] == "paths":
+            self._paths(options)
+        else:
+            self._report(options)
+
+    def _report(self, options) -> None:
+        from tandem.attribution.reports import attribution_report
+
+        if not options["conversion"]:
+            raise CommandError(f"--conversion is required: one of {', '.join(CONVERSIONS)} (or use 'paths FILE').")
+        try:
+            start, end = period_parse(options["from_date"], options["to_date"], today=timezone.now().date())
+        except PeriodError as error:
+            raise CommandError(f"--{error.field}: {error.message}") from error
+        models = None if options["model"] == "all" else [options["model"]]
+        report = attribution_report(
+            conversion=options["conversion"], start=start, end=end, models=models, with_closed_loop=False
+        )
+        rows = []
+        for spec in report.models:
+            for row in report.campaigns if options["by"] == "campaign" else report.channels:
+                roi = row.roi(spec.key) if report.has_value else None
+                rows.append(
+                    {
+                        "model": spec.key,
+                        options["by"]: row.name,
+                        "conversions": number_text(row.conversions[spec.key]),
+                        "value": number_text(row.value[spec.key]),
+                        "cost": number_text(row.cost),
+                        "roi": number_text(roi) if roi is not None else "",
+                    }
+                )
+        columns = ["model", options["by"], "conversions", "value", "cost", "roi"]
+        write_rows(sys.stdout, rows, columns, options["format"])
+        if options["format"] == "table":
+            sys.stdout.write(
+                f"\n{report.label}, {start:%Y-%m-%d} to {end - dt.timedelta(days=1):%Y-%m-%d}: "
+                f"{number_text(report.conversions_total)} conversions in {report.journeys} journeys "
+                f"({report.unattributed} without touches in the {report.policy.lookback_days}-day lookback).\n"
+            )
 
     def _paths(self, options) -> None:
         if not 1 <= options["order"] <= MAX_ORDER:
