@@ -8,6 +8,7 @@ from django.utils import timezone
 from tandem.audit.actors import Actor
 from tandem.contract.models import ContractVersion
 from tandem.contract.qualification import people_qualify_all
+from tandem.contract.tiers import accounts_tier_all
 from tandem.lib.rules import FitRules, facts_for_people, fit_rules_parse, fit_score
 from tandem.scoring.rules import engagement_rules_parse
 from tandem.scoring.services import FitScores, scores_recompute_all
@@ -30,6 +31,7 @@ def contract_execute(*, version: ContractVersion, as_of: dt.datetime | None = No
     """Rescore everyone under `version` and move those its MQL rule now holds for; returns the counts."""
     as_of = as_of or timezone.now()
     document = version.document
+    tiers_changed = accounts_tier_all(version=version, as_of=as_of)
     fit = fit_scores_all(fit_rules_parse(document["fit"]["rules"]), as_of=as_of)
     run = scores_recompute_all(
         rules=engagement_rules_parse(document["engagement"]),
@@ -39,4 +41,9 @@ def contract_execute(*, version: ContractVersion, as_of: dt.datetime | None = No
         by=Actor.rule(f"contract v{version.number} scoring"),
     )
     moved = people_qualify_all(version=version)
-    return {"people": len(fit.person_id), "engagement_changed": run.people_changed, "new_mqls": moved}
+    return {
+        "people": len(fit.person_id),
+        "engagement_changed": run.people_changed,
+        "new_mqls": moved,
+        "accounts_changed_tier": tiers_changed,
+    }

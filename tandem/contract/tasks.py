@@ -4,6 +4,7 @@ from huey.contrib.djhuey import db_task
 
 from tandem.contract.execution import contract_execute
 from tandem.contract.models import ContractVersion, VersionStatus
+from tandem.contract.tiers import account_tier_refresh
 
 
 @db_task(retries=3, retry_delay=10)
@@ -13,3 +14,14 @@ def contract_published(version_id: int) -> dict | None:
     if version is None:
         return None
     return contract_execute(version=version)
+
+
+@db_task(retries=3, retry_delay=10)
+def account_tier_changed(account_id: int) -> int | None:
+    """An account's fields changed: put it in its ICP tier under the contract in force."""
+    from tandem.contract.selectors import active_version
+
+    version = active_version()
+    if version is None:
+        return None
+    return account_tier_refresh(account_id=account_id, version=version)

@@ -178,7 +178,15 @@ def account_create(*, by, name: str, domain: str = "", **fields) -> Account:
         from tandem.crm.tasks import match_people_to_account
 
         transaction.on_commit(lambda: match_people_to_account(account.pk))
+    _queue_icp_tier(account.pk)
     return account
+
+
+def _queue_icp_tier(account_id: int) -> None:
+    """The contract in force puts the account in its ICP tier once the change is committed."""
+    from tandem.contract.tasks import account_tier_changed
+
+    transaction.on_commit(lambda: account_tier_changed(account_id))
 
 
 @transaction.atomic
@@ -203,6 +211,8 @@ def account_update(*, by, account: Account, changes: dict) -> Account:
     audit_record(
         by=by, action="update", instance=account, before=before, after=after, summary="Changed " + ", ".join(after)
     )
+    if set(after) - {"icp_tier", "owner", "owner_id"}:
+        _queue_icp_tier(account.pk)
     return account
 
 

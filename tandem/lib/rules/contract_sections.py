@@ -12,6 +12,7 @@ from typing import Any
 
 from tandem.lib.rules.catalogue import Catalogue, default_catalogue
 from tandem.lib.rules.errors import RuleError
+from tandem.lib.rules.rule import parse
 from tandem.lib.rules.syntax import parse_text
 
 Path = tuple[str | int, ...]
@@ -60,8 +61,28 @@ def _entries(section: Any, key: str) -> list[tuple[int, dict]]:
 def check_icp(section: Any, path: Path, report: Report, document: dict) -> None:
     catalogue = document_catalogue(document)
     for index, tier in _entries(section, "tiers"):
-        if "when" in tier:
-            check_condition(tier["when"], (*path, "tiers", index, "when"), report, catalogue)
+        if "when" not in tier:
+            continue
+        where = (*path, "tiers", index, "when")
+        problems: list[tuple[Path, str]] = []
+        check_condition(tier["when"], where, lambda at, message, found=problems: found.append((at, message)), catalogue)
+        for at, message in problems:
+            report(at, message)
+        if not problems and isinstance(tier["when"], str | dict):
+            _check_account_only(tier["when"], where, report, catalogue)
+
+
+def _check_account_only(condition: Any, path: Path, report: Report, catalogue: Catalogue) -> None:
+    """A tier belongs to the account, so its condition may read only account fields."""
+    try:
+        rule = parse(condition, catalogue=catalogue)
+    except RuleError:
+        return
+    if rule.aggregates:
+        report(path, "an ICP tier is a property of the account; it cannot count touchpoints.")
+    elif rule.person_columns:
+        names = ", ".join(rule.person_columns)
+        report(path, f"an ICP tier is a property of the account; it can read only account.* fields, not {names}.")
 
 
 def check_fit(section: Any, path: Path, report: Report, document: dict) -> None:
