@@ -184,6 +184,10 @@ EMAIL_HOST_USER = env_str("TANDEM_EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("TANDEM_EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("TANDEM_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("TANDEM_DEFAULT_FROM_EMAIL", "tandem@localhost")
+# Where links in emails and webhook posts point, e.g. https://crm.example.com (blank: no links).
+SITE_URL = env_str("TANDEM_SITE_URL")
+# A Slack-compatible incoming webhook that hears about hand-off SLA breaches (blank: none).
+SLA_WEBHOOK_URL = env_str("TANDEM_SLA_WEBHOOK_URL")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("TANDEM_SECURE_COOKIES", False)

@@ -1,0 +1,30 @@
+"""The hand-off SLA on the worker: a task at each due time, and a sweep for whatever a stopped worker missed."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from tandem.sla.services import sla_breach_escalate, sla_clock_check, sla_delivery_send, sla_sweep
+
+
+@db_task()
+def sla_due(handoff_id: int) -> None:
+    """Scheduled at a hand-off's due time: met, or breached and notified. Running it twice is harmless."""
+    sla_clock_check(handoff_id=handoff_id)
+
+
+@db_task()
+def sla_escalation_due(breach_id: int) -> None:
+    """Scheduled at a breach's escalation time: tell the manager again, reassign if the policy says so."""
+    sla_breach_escalate(breach_id=breach_id)
+
+
+@db_task()
+def sla_deliver(delivery_id: int) -> None:
+    """Send one notice; a failure is retried by the sweep with back-off."""
+    sla_delivery_send(delivery_id=delivery_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sla_sweep_every_minute() -> None:
+    """Start missing clocks, breach overdue ones, escalate, and retry notices."""
+    sla_sweep()
