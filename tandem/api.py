@@ -29,6 +29,7 @@ from tandem.contract.api import router as contract_router
 from tandem.contract.document import ContractInvalid
 from tandem.crm.api import router as crm_router
 from tandem.exports.api import router as exports_router
+from tandem.handoff.api import router as handoff_router
 from tandem.integrations.models import ApiToken
 from tandem.integrations.services import token_authenticate, token_rate_check
 
@@ -228,6 +229,7 @@ api.add_router("/", exports_router)
 api.add_router("/", crm_router)
 api.add_router("/", campaigns_router)
 api.add_router("/", contract_router)
+api.add_router("/", handoff_router)
 
 # Mounted last, so that it only answers paths no endpoint matched: with JSON, not the HTML 404 page.
 unmatched_router = Router(auth=None)
