@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "tandem.clv",
     "tandem.attribution",
     "tandem.sla",
+    "tandem.predict",
 ]
 
 MIDDLEWARE = [
