@@ -9,6 +9,7 @@ urlpatterns = [
     path("imports/", include("tandem.imports.urls")),
     path("scoring/", include("tandem.scoring.urls")),
     path("handoff/", include("tandem.handoff.urls")),
+    path("attribution/", include("tandem.attribution.urls")),
     path("", include("tandem.core.urls")),
 ]
 
