@@ -26,6 +26,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from tandem.attribution.api import router as attribution_router
 from tandem.campaigns.api import router as campaigns_router
+from tandem.clv.api import router as clv_router
 from tandem.contract.api import router as contract_router
 from tandem.contract.document import ContractInvalid
 from tandem.crm.api import router as crm_router
@@ -232,6 +233,7 @@ api.add_router("/", campaigns_router)
 api.add_router("/", contract_router)
 api.add_router("/", handoff_router)
 api.add_router("/", attribution_router)
+api.add_router("/", clv_router)
 
 # Mounted last, so that it only answers paths no endpoint matched: with JSON, not the HTML 404 page.
 unmatched_router = Router(auth=None)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("scoring/", include("tandem.scoring.urls")),
     path("handoff/", include("tandem.handoff.urls")),
     path("attribution/", include("tandem.attribution.urls")),
+    path("clv/", include("tandem.clv.urls")),
     path("", include("tandem.core.urls")),
 ]
 

@@ -52,6 +52,10 @@ class CustomerSummary:
     recency: np.ndarray
     T: np.ndarray
     monetary_value: np.ndarray | None
+    # From transactions only: ordinal days of the first and last purchase, and the sum of all amounts.
+    first_day: np.ndarray | None = None
+    last_day: np.ndarray | None = None
+    total_value: np.ndarray | None = None
 
 
 def summarize_transactions(
@@ -96,8 +100,9 @@ def summarize_transactions(
     np.maximum.at(last, day_customer, day)
     scale = UNIT_DAYS[unit]
     frequency = (count - 1).astype(float)
-    monetary = None
+    monetary = total = None
     if values is not None:
+        total = np.bincount(customer, weights=values[order], minlength=names.size)
         day_amount = np.add.reduceat(values[order], day_start)
         is_first_day = np.ones(day.size, dtype=bool)
         is_first_day[1:] = day_customer[1:] != day_customer[:-1]
@@ -109,6 +114,9 @@ def summarize_transactions(
         recency=(last - first) / scale,
         T=(end - first) / scale,
         monetary_value=monetary,
+        first_day=first,
+        last_day=last,
+        total_value=total,
     )
 
 

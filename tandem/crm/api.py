@@ -165,6 +165,9 @@ class AccountQuery(Input):
     region: str = ""
     is_target_account: bool | None = None
     icp_tier: int | None = Field(None, ge=0, le=32_767)
+    clv_min: Decimal | None = Field(
+        None, ge=0, max_digits=16, decimal_places=2, description="Lowest predicted lifetime value (CLV)."
+    )
     sort: Literal["name", "created", "employees"] = "name"
     cursor: PageCursor = None
     limit: PageLimit = 25
@@ -192,6 +195,7 @@ def list_accounts(request, query: Query[AccountQuery]):
         region=query.region,
         is_target_account=query.is_target_account,
         icp_tier=query.icp_tier,
+        clv_min=query.clv_min,
     )
     page = selectors.account_list(filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit)
     return page_response(page)
@@ -332,6 +336,9 @@ class PersonQuery(Input):
     owner: str = Field("", description="A user id, 'me', or 'none' for unowned people.")
     account: RecordId | None = None
     q: str = Field("", max_length=100, description="Start of the email, first or last name.")
+    clv_min: Decimal | None = Field(
+        None, ge=0, max_digits=16, decimal_places=2, description="Lowest predicted lifetime value (CLV)."
+    )
     sort: Literal["last_activity", "created", "name", "fit_score", "engagement_score"] = "last_activity"
     cursor: PageCursor = None
     limit: PageLimit = 25
@@ -364,6 +371,7 @@ def list_people(request, query: Query[PersonQuery]):
         is_unowned=is_unowned,
         account_id=query.account,
         search=query.q,
+        clv_min=query.clv_min,
     )
     page = selectors.person_list(filters=filters, sort=query.sort, cursor=query.cursor, limit=query.limit)
     return page_response(page)

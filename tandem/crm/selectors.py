@@ -67,6 +67,7 @@ class PersonFilters:
     is_unowned: bool = False
     account_id: int | None = None
     search: str = ""
+    clv_min: Decimal | None = None  # lowest predicted lifetime value (people valued at the last prediction)
 
 
 def person_queryset(filters: PersonFilters) -> QuerySet:
@@ -81,6 +82,8 @@ def person_queryset(filters: PersonFilters) -> QuerySet:
         query = query.filter(owner_id=filters.owner_id)
     if filters.account_id is not None:
         query = query.filter(account_id=filters.account_id)
+    if filters.clv_min is not None:
+        query = query.filter(lifetime_value__predicted_value__gte=filters.clv_min)
     term = filters.search.strip()
     if term:
         prefixes = [("email", term)]
@@ -115,6 +118,7 @@ class AccountFilters:
     region: str = ""
     is_target_account: bool | None = None
     icp_tier: int | None = None
+    clv_min: Decimal | None = None  # lowest predicted lifetime value (accounts valued at the last prediction)
 
 
 def account_list(
@@ -135,6 +139,8 @@ def account_list(
         query = query.filter(is_target_account=filters.is_target_account)
     if filters.icp_tier is not None:
         query = query.filter(icp_tier=filters.icp_tier)
+    if filters.clv_min is not None:
+        query = query.filter(lifetime_value__predicted_value__gte=filters.clv_min)
     return keyset_page(query, order=_sort(ACCOUNT_SORTS, sort, "name"), cursor=cursor, limit=limit)
 
 

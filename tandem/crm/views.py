@@ -1,5 +1,7 @@
 """Web pages of the shared record: parse input, check permission, call a service or selector, render."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,6 +34,15 @@ def _int_or_none(value):
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+def _amount_or_none(value):
+    """A non-negative amount from a query parameter (e.g. clv_min), or None when absent or not a number."""
+    try:
+        amount = Decimal(value) if value not in (None, "") else None
+    except (ArithmeticError, ValueError):
+        return None
+    return amount if amount is not None and amount.is_finite() and 0 <= amount < 10**14 else None
 
 
 def _owner_filter(request) -> tuple[int | None, bool]:
@@ -77,6 +88,7 @@ def person_list(request):
         is_unowned=is_unowned,
         account_id=_int_or_none(request.GET.get("account")),
         search=request.GET.get("q", "")[:100],
+        clv_min=_amount_or_none(request.GET.get("clv_min")),
     )
     sort = request.GET.get("sort") or "last_activity"
     page = _page_or_error(
@@ -279,6 +291,7 @@ def account_list(request):
         region=request.GET.get("region", ""),
         is_target_account=True if request.GET.get("target") == "1" else None,
         icp_tier=_int_or_none(request.GET.get("icp_tier")),
+        clv_min=_amount_or_none(request.GET.get("clv_min")),
     )
     sort = request.GET.get("sort") or "name"
     page = _page_or_error(

@@ -112,6 +112,42 @@ def test_expected_purchases_stays_finite_where_the_textbook_form_overflows():
     assert 1000 < value < 52 * (0.243 + x) / (4.414 + T)
 
 
+@pytest.mark.parametrize(
+    "parameters",
+    [CDNOW_BGNBD, BetaGeoParameters(r=0.4, alpha=9.0, a=150.0, b=300.0), BetaGeoParameters(r=2, alpha=3, a=3, b=0.7)],
+)
+def test_quadrature_over_the_dropout_probability_agrees_with_the_hypergeometric_form(parameters):
+    x = np.array([0, 1, 2, 5, 20, 100.0])
+    T = np.array([10, 38.86, 38.86, 50, 60, 60.0])
+    t = np.array([39.0, 39, 5, 52, 52, 100])
+    np.testing.assert_allclose(
+        engine._purchases_while_alive_quadrature(parameters, x, T, t),
+        engine._purchases_while_alive(parameters, x, T, t),
+        rtol=1e-12,
+    )
+
+
+def test_a_homogeneous_dropout_rate_gives_finite_predictions():
+    # A fit on a few customers can drive a and b to infinity with p = a / (a + b) fixed (here 0.3).
+    parameters = BetaGeoParameters(r=0.38, alpha=9.28, a=2.1e6, b=4.9e6)
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(hyp2f1(parameters.a + parameters.b - 1.38, parameters.a - 1, 7e6, 0.5))
+    values = engine.expected_purchases(parameters, 52.0, [0, 4], [0, 60.0], [50.0, 70.0])
+    # Nearly a fixed p = 0.3: while alive, (1 - (1 + p t / (alpha + T))^-(r + x)) / p purchases.
+    p = 0.3
+    alive = engine.probability_alive(parameters, [0, 4], [0, 60.0], [50.0, 70.0])
+    fixed_p = [(1 - (1 + p * 52 / (9.28 + T)) ** -(0.38 + x)) / p for x, T in [(0, 50.0), (4, 70.0)]]
+    np.testing.assert_allclose(values, np.array(fixed_p) * alive, rtol=1e-5)
+
+
+def test_beta_quadrature_integrates_the_moments():
+    points, weights = engine.beta_quadrature(0.793, 2.426)
+    assert weights.sum() == pytest.approx(1.0, rel=1e-14)
+    assert points @ weights == pytest.approx(0.793 / (0.793 + 2.426), rel=1e-12)
+    mean_of_square = 0.793 * 1.793 / ((0.793 + 2.426) * (0.793 + 2.426 + 1))
+    assert points**2 @ weights == pytest.approx(mean_of_square, rel=1e-12)
+
+
 def test_expected_spend_shrinks_the_mean_towards_the_population():
     spend = engine.expected_spend(SPEND, [0, 1, 2], [0.0, 30.0, 30.0])
     population = 6.25 * 15.44 / (3.74 - 1)
