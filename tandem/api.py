@@ -34,6 +34,7 @@ from tandem.exports.api import router as exports_router
 from tandem.handoff.api import router as handoff_router
 from tandem.integrations.models import ApiToken
 from tandem.integrations.services import token_authenticate, token_rate_check
+from tandem.predict.api import router as predict_router
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ api.add_router("/", exports_router)
 api.add_router("/", crm_router)
 api.add_router("/", campaigns_router)
 api.add_router("/", contract_router)
+api.add_router("/", predict_router)
 api.add_router("/", handoff_router)
 api.add_router("/", attribution_router)
 api.add_router("/", clv_router)

@@ -286,7 +286,9 @@ def predict_model_rollback(*, by, model: PredictiveModel) -> PredictiveModel:
         after={"active": model.number},
         summary=f"Rolled back the predictive score to model v{model.number}",
     )
-    predict_scores_refresh(model=model)
+    from tandem.predict.tasks import predict_rescore
+
+    transaction.on_commit(predict_rescore)
     return model
 
 

@@ -107,7 +107,7 @@ def test_touchpoints_count_only_before_the_outcome():
     assert (now["touchpoints.form_submit"], now["touchpoints.total"]) == ([3], [3])
 
 
-def test_rollback_reactivates_an_earlier_version_and_rescores():
+def test_rollback_reactivates_an_earlier_version_and_rescores(django_capture_on_commit_callbacks):
     make_history(converted=40, disqualified=40)
     with time_machine.travel(LATER, tick=False):
         first = services.predict_model_train(by=SYSTEM, options=SMALL)
@@ -117,7 +117,8 @@ def test_rollback_reactivates_an_earlier_version_and_rescores():
         )
     assert [model.number for model in PredictiveModel.objects.filter(is_active=True)] == [2]
     assert {score.model_id for score in PredictedScore.objects.all()} == {second.pk}
-    services.predict_model_rollback(by=SYSTEM, model=first)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.predict_model_rollback(by=SYSTEM, model=first)
     assert [model.number for model in PredictiveModel.objects.filter(is_active=True)] == [1]
     assert {score.model_id for score in PredictedScore.objects.all()} == {first.pk}
     entry = AuditEntry.objects.get(action="predict_rollback")
