@@ -16,6 +16,7 @@ def predictive_score_panel(person):
         "person": person,
         "model": model,
         "prediction": prediction,
+        "percent": round(prediction.probability * 100, 1) if prediction else None,
         "factors_up": presentation.factor_rows(prediction.factors_up) if prediction else [],
         "factors_down": presentation.factor_rows(prediction.factors_down) if prediction else [],
     }
