@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "tandem.attribution",
     "tandem.sla",
     "tandem.predict",
+    "tandem.analytics",
 ]
 
 MIDDLEWARE = [

@@ -1,12 +1,14 @@
 """Reads of the shared record: query shape, joins and pagination live here."""
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from tandem.audit.selectors import audit_entries_for
+from tandem.campaigns.models import CampaignMember
 from tandem.crm.models import (
     Account,
     AccountMatch,
@@ -68,10 +70,121 @@ class PersonFilters:
     account_id: int | None = None
     search: str = ""
     clv_min: Decimal | None = None  # lowest predicted lifetime value (people valued at the last prediction)
+    # The scorecard's segments and drill-downs (tandem/analytics); empty values filter nothing.
+    ids: list[int] = field(default_factory=list)
+    team_id: int | None = None
+    icp_tier: int | None = None
+    industry: str = ""
+    region: str = ""
+    campaign_id: int | None = None
+    channel: str = ""
+    # People who entered `entered_stage` in [entered_from, entered_until); with `reached_stage`, only
+    # those who entered that stage or one past it (by lifecycle position) at or after that first entry.
+    entered_stage: str = ""
+    entered_from: dt.datetime | None = None
+    entered_until: dt.datetime | None = None
+    reached_stage: str = ""
+    # People with a hand-off in [handoff_from, handoff_until): accepted or rejected (decided then),
+    # pending (made then, still open), sla_met or sla_breached (made then, with that SLA outcome).
+    handoff: str = ""
+    handoff_from: dt.datetime | None = None
+    handoff_until: dt.datetime | None = None
+
+
+HANDOFF_FILTERS = ("accepted", "rejected", "pending", "sla_met", "sla_breached")
+
+
+def stages_at_or_past(stage_key: str) -> list[str]:
+    """The main-path stages at or after a stage: reaching any of them counts as reaching it (skips included)."""
+    stages = list(LifecycleStage.objects.filter(is_side_stage=False).values_list("key", "position"))
+    position = next((pos for key, pos in stages if key == stage_key), None)
+    if position is None:
+        raise ValidationError({"reached": f"Unknown or side stage '{stage_key}'."})
+    return [key for key, pos in stages if pos >= position]
+
+
+def _window(name: str, start, end) -> Q:
+    condition = Q()
+    if start is not None:
+        condition &= Q(**{f"{name}__gte": start})
+    if end is not None:
+        condition &= Q(**{f"{name}__lt": end})
+    return condition
+
+
+def stage_entries(stage_key: str, start, end) -> QuerySet:
+    """Stage changes into a stage in [start, end)."""
+    return StageChange.objects.filter(Q(to_stage_id=stage_key) & _window("at", start, end))
+
+
+def handoff_queryset(kind: str, start, end) -> QuerySet:
+    """Hand-offs of one drill-down kind (HANDOFF_FILTERS) in [start, end)."""
+    from tandem.handoff.models import Handoff
+
+    if kind == "accepted":
+        return Handoff.objects.filter(Q(status="accepted") & _window("accepted_at", start, end))
+    if kind == "rejected":
+        return Handoff.objects.filter(Q(status="rejected") & _window("rejected_at", start, end))
+    made = Handoff.objects.filter(_window("created_at", start, end))
+    if kind == "pending":
+        return made.filter(status__in=["queued", "pending"])
+    if kind in ("sla_met", "sla_breached"):
+        return made.filter(sla_status=kind.removeprefix("sla_"))
+    raise ValidationError(
+        {"handoff": f"Unknown hand-off filter '{kind}'; expected one of {', '.join(HANDOFF_FILTERS)}."}
+    )
+
+
+def person_segment_condition(filters, prefix: str = "") -> Q:
+    """The segment filters (team, ICP tier, industry, region, owner, campaign, channel) on people."""
+    condition = Q()
+    if filters.owner_id is not None:
+        condition &= Q(**{f"{prefix}owner_id": filters.owner_id})
+    if filters.team_id is not None:
+        condition &= Q(**{f"{prefix}owner__team_id": filters.team_id})
+    if filters.icp_tier is not None:
+        condition &= Q(**{f"{prefix}account__icp_tier": filters.icp_tier})
+    if filters.industry:
+        condition &= Q(**{f"{prefix}account__industry": filters.industry})
+    if filters.region:
+        condition &= Q(**{f"{prefix}account__region": filters.region})
+    if filters.campaign_id is not None:
+        condition &= Q(**{f"{prefix}campaign_memberships__campaign_id": filters.campaign_id})
+    if filters.channel:
+        condition &= Q(**{f"{prefix}campaign_memberships__campaign__channel": filters.channel})
+    return condition
 
 
 def person_queryset(filters: PersonFilters) -> QuerySet:
     query = Person.objects.all()
+    if filters.ids:
+        query = query.filter(pk__in=filters.ids)
+    if filters.team_id is not None or filters.icp_tier is not None or filters.industry or filters.region:
+        query = query.filter(person_segment_condition(replace(filters, owner_id=None, campaign_id=None, channel="")))
+    if filters.campaign_id is not None or filters.channel:
+        members = CampaignMember.objects.filter(person_id=OuterRef("pk"))
+        if filters.campaign_id is not None:
+            members = members.filter(campaign_id=filters.campaign_id)
+        if filters.channel:
+            members = members.filter(campaign__channel=filters.channel)
+        query = query.filter(Exists(members))
+    if filters.entered_stage:
+        entries = stage_entries(filters.entered_stage, filters.entered_from, filters.entered_until)
+        if filters.reached_stage:
+            first_entry = entries.filter(person_id=OuterRef("pk")).order_by("at").values("at")[:1]
+            reached = StageChange.objects.filter(
+                person_id=OuterRef("pk"),
+                to_stage_id__in=stages_at_or_past(filters.reached_stage),
+                at__gte=OuterRef("cohort_entered_at"),
+            )
+            query = query.filter(pk__in=entries.values("person_id")).annotate(cohort_entered_at=Subquery(first_entry))
+            query = query.filter(Exists(reached))
+        else:
+            query = query.filter(pk__in=entries.values("person_id"))
+    if filters.handoff:
+        query = query.filter(
+            pk__in=handoff_queryset(filters.handoff, filters.handoff_from, filters.handoff_until).values("person_id")
+        )
     if filters.stages:
         query = query.filter(lifecycle_stage_id__in=filters.stages)
     if filters.lead_status:
@@ -152,11 +265,65 @@ class OpportunityFilters:
     account_id: int | None = None
     is_open: bool | None = None
     forecast_category: str = ""
+    # The scorecard's segments and drill-downs (tandem/analytics); empty values filter nothing.
+    ids: list[int] = field(default_factory=list)
+    team_id: int | None = None
+    icp_tier: int | None = None
+    industry: str = ""
+    region: str = ""
+    campaign_id: int | None = None
+    channel: str = ""
+    is_won: bool | None = None
+    close_from: dt.date | None = None
+    close_until: dt.date | None = None  # exclusive
+    is_first_win: bool = False  # the account's first won deal: a new customer
+
+
+def opportunity_segment_condition(filters) -> Q:
+    """The segment filters on opportunities: owner and team, the account's segment, the source campaign."""
+    condition = Q()
+    if filters.owner_id is not None:
+        condition &= Q(owner_id=filters.owner_id)
+    if filters.team_id is not None:
+        condition &= Q(owner__team_id=filters.team_id)
+    if filters.icp_tier is not None:
+        condition &= Q(account__icp_tier=filters.icp_tier)
+    if filters.industry:
+        condition &= Q(account__industry=filters.industry)
+    if filters.region:
+        condition &= Q(account__region=filters.region)
+    if filters.campaign_id is not None:
+        condition &= Q(source_campaign_id=filters.campaign_id)
+    if filters.channel:
+        condition &= Q(source_campaign__channel=filters.channel)
+    return condition
+
+
+def earlier_win_exists() -> Exists:
+    """Whether the opportunity's account had won a deal before this one (an earlier close, or the same day and id)."""
+    return Exists(
+        Opportunity.objects.filter(account_id=OuterRef("account_id"), is_won=True).filter(
+            Q(close_date__lt=OuterRef("close_date")) | Q(close_date=OuterRef("close_date"), id__lt=OuterRef("id"))
+        )
+    )
 
 
 def opportunity_queryset(filters: OpportunityFilters) -> QuerySet:
     """Opportunities matching the list's filters, in no particular order."""
     query = Opportunity.objects.all()
+    if filters.ids:
+        query = query.filter(pk__in=filters.ids)
+    segment = opportunity_segment_condition(replace(filters, owner_id=None))
+    if segment:
+        query = query.filter(segment)
+    if filters.is_won is not None:
+        query = query.filter(is_closed=True, is_won=filters.is_won)
+    if filters.close_from is not None:
+        query = query.filter(close_date__gte=filters.close_from)
+    if filters.close_until is not None:
+        query = query.filter(close_date__lt=filters.close_until)
+    if filters.is_first_win:
+        query = query.filter(is_won=True, account__isnull=False).exclude(earlier_win_exists())
     if filters.search.strip():
         query = query.filter(name__icontains=filters.search.strip())
     if filters.stages:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from tandem.crm import permissions, selectors, services
+from tandem.crm import list_filters, permissions, selectors, services
 from tandem.crm.forms import (
     ACCOUNT_FORM_FIELDS,
     OPPORTUNITY_FORM_FIELDS,
@@ -80,16 +80,12 @@ def _owners():
 @login_required
 @require_GET
 def person_list(request):
-    owner_id, is_unowned = _owner_filter(request)
-    filters = selectors.PersonFilters(
-        stages=[stage for stage in request.GET.getlist("stage") if stage],
-        lead_status=request.GET.get("lead_status", ""),
-        owner_id=owner_id,
-        is_unowned=is_unowned,
-        account_id=_int_or_none(request.GET.get("account")),
-        search=request.GET.get("q", "")[:100],
-        clv_min=_amount_or_none(request.GET.get("clv_min")),
-    )
+    try:
+        filters = list_filters.person_filters(request.GET, request.user)
+    except ValidationError as error:
+        for field, problems in error.message_dict.items():
+            messages.error(request, f"{field}: {' '.join(problems)}")
+        filters = selectors.PersonFilters()
     sort = request.GET.get("sort") or "last_activity"
     page = _page_or_error(
         request, lambda cursor: selectors.person_list(filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE)
@@ -103,6 +99,7 @@ def person_list(request):
             "sort": sort,
             "stages": selectors.lifecycle_stages(),
             "statuses": selectors.lead_statuses(),
+            "drill_down": list_filters.describe(filters),
             "owners": _owners(),
             "owner_value": request.GET.get("owner", ""),
             "query": _query_without_cursor(request),
@@ -417,15 +414,12 @@ def account_suggest(request):
 @login_required
 @require_GET
 def opportunity_list(request):
-    is_open = {"open": True, "closed": False}.get(request.GET.get("status", ""))
-    filters = selectors.OpportunityFilters(
-        search=request.GET.get("q", "")[:100],
-        stages=[s for s in request.GET.getlist("stage") if s],
-        owner_id=_owner_filter(request)[0],
-        account_id=_int_or_none(request.GET.get("account")),
-        is_open=is_open,
-        forecast_category=request.GET.get("forecast_category", ""),
-    )
+    try:
+        filters = list_filters.opportunity_filters(request.GET, request.user)
+    except ValidationError as error:
+        for field, problems in error.message_dict.items():
+            messages.error(request, f"{field}: {' '.join(problems)}")
+        filters = selectors.OpportunityFilters()
     sort = request.GET.get("sort") or "close_date"
     page = _page_or_error(
         request, lambda cursor: selectors.opportunity_list(filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE)
@@ -442,6 +436,7 @@ def opportunity_list(request):
             "status": request.GET.get("status", ""),
             "stages": selectors.opportunity_stages(),
             "categories": ForecastCategory.choices,
+            "drill_down": list_filters.describe(filters),
             "win_rate": selectors.opportunity_win_rate(filters=filters),
             "query": _query_without_cursor(request),
             "sorts": [(key, selectors.SORT_LABELS[key]) for key in selectors.OPPORTUNITY_SORTS],

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 
 from tandem.campaigns.models import Channel
 from tandem.crm import selectors as crm_selectors
-from tandem.crm.models import Account, ForecastCategory, Opportunity
+from tandem.crm.models import Account, ForecastCategory
 from tandem.crm.selectors import AccountFilters, OpportunityFilters, PersonFilters
 from tandem.engagement.models import Touchpoint, TouchpointType
 from tandem.exports.cells import BOOLEAN, DATE, DATETIME, JSON, NUMBER, TEXT
@@ -180,7 +180,9 @@ def check_filters(kind: str, filters: Filters) -> None:
     if not isinstance(filters, FILTER_CLASSES[ExportKind(kind)]):
         raise TypeError(f"{type(filters).__name__} are not the filters of {kind}")
     if isinstance(filters, PersonFilters):
-        _check_known(filters.stages, [stage.key for stage in crm_selectors.lifecycle_stages()], "stage")
+        stage_keys = [stage.key for stage in crm_selectors.lifecycle_stages()]
+        _check_known(filters.stages, stage_keys, "stage")
+        _check_known([key for key in (filters.entered_stage, filters.reached_stage) if key], stage_keys, "entered")
         if filters.lead_status:
             _check_known([filters.lead_status], [status.key for status in crm_selectors.lead_statuses()], "lead_status")
     elif isinstance(filters, OpportunityFilters):
@@ -201,7 +203,7 @@ def filters_summary(filters: Filters) -> dict:
         value = getattr(filters, item.name)
         if value in (None, "", [], False):
             continue
-        summary[item.name] = value.isoformat() if isinstance(value, dt.datetime) else value
+        summary[item.name] = value.isoformat() if isinstance(value, dt.date) else value
     return summary
 
 
@@ -225,21 +227,8 @@ def _accounts(filters: AccountFilters) -> QuerySet:
 
 
 def _opportunities(filters: OpportunityFilters) -> QuerySet:
-    # The conditions of the opportunities list (crm.selectors.opportunity_list), without its sort and page.
-    query = Opportunity.objects.all()
-    if filters.search.strip():
-        query = query.filter(name__icontains=filters.search.strip())
-    if filters.stages:
-        query = query.filter(stage_id__in=filters.stages)
-    if filters.owner_id is not None:
-        query = query.filter(owner_id=filters.owner_id)
-    if filters.account_id is not None:
-        query = query.filter(account_id=filters.account_id)
-    if filters.is_open is not None:
-        query = query.filter(is_closed=not filters.is_open)
-    if filters.forecast_category:
-        query = query.filter(forecast_category=filters.forecast_category)
-    return query
+    # The conditions of the opportunities list, without its sort and page.
+    return crm_selectors.opportunity_queryset(filters)
 
 
 def _touchpoints(filters: TouchpointFilters) -> QuerySet:

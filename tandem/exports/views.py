@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from tandem.crm import list_filters
 from tandem.crm.selectors import AccountFilters, OpportunityFilters, PersonFilters
 from tandem.exports import permissions
 from tandem.exports.downloads import download_response
@@ -21,8 +22,6 @@ LIST_PAGES = {
 }
 
 
-# The list pages read their query strings this way (tandem/crm/views.py); an export of a page must
-# read them the same, so that it holds the rows the page shows.
 def _int_or_none(value):
     try:
         return int(value) if value not in (None, "") else None
@@ -39,16 +38,10 @@ def _owner(request) -> tuple[int | None, bool]:
     return _int_or_none(value), False
 
 
+# The list pages read their query strings through tandem/crm/list_filters.py; an export of a page
+# reads them the same, so that it holds the rows the page shows.
 def _person_filters(request) -> PersonFilters:
-    owner_id, is_unowned = _owner(request)
-    return PersonFilters(
-        stages=[stage for stage in request.GET.getlist("stage") if stage],
-        lead_status=request.GET.get("lead_status", ""),
-        owner_id=owner_id,
-        is_unowned=is_unowned,
-        account_id=_int_or_none(request.GET.get("account")),
-        search=request.GET.get("q", "")[:100],
-    )
+    return list_filters.person_filters(request.GET, request.user)
 
 
 def _account_filters(request) -> AccountFilters:
@@ -63,14 +56,7 @@ def _account_filters(request) -> AccountFilters:
 
 
 def _opportunity_filters(request) -> OpportunityFilters:
-    return OpportunityFilters(
-        search=request.GET.get("q", "")[:100],
-        stages=[stage for stage in request.GET.getlist("stage") if stage],
-        owner_id=_owner(request)[0],
-        account_id=_int_or_none(request.GET.get("account")),
-        is_open={"open": True, "closed": False}.get(request.GET.get("status", "")),
-        forecast_category=request.GET.get("forecast_category", ""),
-    )
+    return list_filters.opportunity_filters(request.GET, request.user)
 
 
 FILTERS = {
@@ -86,8 +72,8 @@ def export_list(request, kind: str, file_format: str):
     kind = ExportKind(kind)
     if not permissions.can_export(request.user):
         raise PermissionDenied("You may not export this list.")
-    filters = FILTERS[kind](request)
     try:
+        filters = FILTERS[kind](request)
         return download_response(by=request.user, kind=kind, file_format=file_format, filters=filters)
     except (ValidationError, ExportTooLargeError) as error:
         message = describe_validation_error(error) if isinstance(error, ValidationError) else str(error)

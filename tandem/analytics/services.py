@@ -1,0 +1,307 @@
+"""Writes of the scorecard: revenue targets, snapshots, saved views, digest subscriptions and the digest."""
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qs, urlencode
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from tandem.analytics import permissions, selectors
+from tandem.analytics.models import (
+    DigestSubscription,
+    PipelineSnapshot,
+    RevenueTarget,
+    SavedView,
+    ScorecardSnapshot,
+)
+from tandem.analytics.periods import Period, containing
+from tandem.audit.actors import as_actor
+from tandem.audit.services import audit_record
+
+SNAPSHOT_KINDS = ("month", "quarter")
+SAVED_VIEW_PAGES = ("scorecard", "funnel", "conversion", "trends", "cohorts", "pipeline")
+
+
+def _user_of(by):
+    actor = as_actor(by)
+    return actor.user if actor.user is not None and actor.user.pk else None
+
+
+def revenue_target_set(
+    *, period_start: dt.date, period_end: dt.date, amount, by, currency: str = "USD"
+) -> RevenueTarget:
+    """Set the shared revenue target for a period; setting it again replaces the amount."""
+    user = _user_of(by)
+    if user is not None and not permissions.can_set_revenue_target(user):
+        raise PermissionDenied("Only RevOps and leadership set the revenue target.")
+    if period_end < period_start:
+        raise ValidationError({"period_end": "The period must end on or after its start."})
+    try:
+        amount = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"amount": f"expected a number, got '{amount}'."}) from None
+    if amount <= 0:
+        raise ValidationError({"amount": "The target must be more than 0."})
+    currency = (currency or "USD").strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise ValidationError({"currency": f"expected a three-letter currency code, got '{currency}'."})
+    now = timezone.now()
+    with transaction.atomic():
+        target = (
+            RevenueTarget.objects.select_for_update().filter(period_start=period_start, period_end=period_end).first()
+        )
+        before = {"amount": str(target.amount), "currency": target.currency} if target else None
+        if target is None:
+            target = RevenueTarget.objects.create(
+                period_start=period_start,
+                period_end=period_end,
+                amount=amount,
+                currency=currency,
+                created_at=now,
+                updated_at=now,
+                updated_by=user,
+            )
+        else:
+            target.amount, target.currency, target.updated_at, target.updated_by = amount, currency, now, user
+            target.save(update_fields=["amount", "currency", "updated_at", "updated_by"])
+        audit_record(
+            by=by,
+            action="revenue_target_set",
+            instance=target,
+            before=before,
+            after={"amount": str(amount), "currency": currency},
+            summary=f"Revenue target {amount} {currency} for {period_start}–{period_end}",
+        )
+    return target
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def scorecard_snapshot_store(
+    *, filters: selectors.ScorecardFilters, period: Period, as_of: dt.date, values: dict
+) -> ScorecardSnapshot:
+    """Keep the scorecard of a period as it stood on a day (idempotent: the same day is overwritten)."""
+    snapshot, _ = ScorecardSnapshot.objects.update_or_create(
+        view_key=filters.key,
+        period_kind=period.kind,
+        period_start=period.start,
+        period_end=period.end,
+        as_of=as_of,
+        defaults={"values": values, "computed_at": timezone.now()},
+    )
+    return snapshot
+
+
+def period_values(*, filters: selectors.ScorecardFilters, periods: list[Period], today: dt.date) -> dict:
+    """The scorecard values of each period: closed ones from their close-of-period snapshot (taken now, and
+    kept, when missing), the one in progress live."""
+    stored = selectors.snapshots_for(filters, [period for period in periods if period.is_closed(today)])
+    values = {}
+    for period in periods:
+        if period in stored:
+            values[period] = stored[period].values
+            continue
+        computed = selectors.tiles_values(selectors.scorecard_tiles(filters, period))
+        if period.is_closed(today):
+            scorecard_snapshot_store(filters=filters, period=period, as_of=today, values=computed)
+        values[period] = computed
+    return values
+
+
+def pipeline_snapshot_take(*, as_of: dt.date) -> int:
+    """Keep today's open pipeline by stage, forecast category and owner (idempotent per day)."""
+    rows = selectors.pipeline_rows_today()
+    with transaction.atomic():
+        PipelineSnapshot.objects.filter(as_of=as_of).delete()
+        PipelineSnapshot.objects.bulk_create(
+            [
+                PipelineSnapshot(
+                    as_of=as_of,
+                    stage_id=row["stage_id"],
+                    forecast_category=row["forecast_category"],
+                    owner_id=row["owner_id"],
+                    count=row["n"],
+                    amount=row["total"] or 0,
+                    weighted_amount=row["weighted"] or 0,
+                )
+                for row in rows
+            ]
+        )
+    return len(rows)
+
+
+def snapshot_views() -> list[selectors.ScorecardFilters]:
+    """The unfiltered scorecard and every shared saved view: the views snapshotted each day."""
+    views = [selectors.ScorecardFilters()]
+    for query in SavedView.objects.filter(is_shared=True).values_list("query", flat=True):
+        filters = scorecard_filters_from_query(parse_qs(query))
+        if filters not in views:
+            views.append(filters)
+    return views
+
+
+def scorecards_snapshot_daily(*, today: dt.date | None = None) -> int:
+    """The daily snapshot: for each snapshotted view, the month and quarter in progress as of today and
+    any that closed yesterday; plus the open pipeline. Returns the number of scorecards stored."""
+    today = today or timezone.localdate()
+    yesterday = today - dt.timedelta(days=1)
+    stored = 0
+    for filters in snapshot_views():
+        for kind in SNAPSHOT_KINDS:
+            periods = {containing(kind, today)}
+            periods.add(containing(kind, yesterday))
+            for period in periods:
+                as_of = min(today, period.end - dt.timedelta(days=1)) if period.is_closed(today) else today
+                values = selectors.tiles_values(selectors.scorecard_tiles(filters, period))
+                scorecard_snapshot_store(filters=filters, period=period, as_of=as_of, values=values)
+                stored += 1
+    pipeline_snapshot_take(as_of=today)
+    return stored
+
+
+def scorecard_filters_from_query(query: dict) -> selectors.ScorecardFilters:
+    """Scorecard filters from a parsed query string ({name: [values]}); bad numbers raise ValidationError."""
+
+    def one(name: str) -> str:
+        values = query.get(name) or [""]
+        return (values[0] if isinstance(values, list) else values).strip()
+
+    def number(name: str) -> int | None:
+        text = one(name)
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise ValidationError({name: f"expected a whole number, got '{text[:20]}'."}) from None
+
+    return selectors.ScorecardFilters(
+        icp_tier=number("icp_tier"),
+        industry=one("industry")[:100],
+        region=one("region")[:50],
+        campaign_id=number("campaign"),
+        channel=one("channel")[:30],
+        team_id=number("team"),
+        owner_id=number("owner"),
+    )
+
+
+# ---------------------------------------------------------------- saved views and the digest
+
+
+def saved_view_create(*, by, name: str, page: str, query: str, is_shared: bool = False) -> SavedView:
+    """Save a scorecard page's filters under a name, for the user or shared with everyone."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the view a name."})
+    if page not in SAVED_VIEW_PAGES:
+        raise ValidationError({"page": f"expected one of {', '.join(SAVED_VIEW_PAGES)}, got '{page}'."})
+    if is_shared and not permissions.can_share_view(by):
+        raise PermissionDenied("Only managers, RevOps and leadership share views with everyone.")
+    parsed = parse_qs(query or "")
+    scorecard_filters_from_query(parsed)  # refuses bad values now rather than when the view is opened
+    clean = urlencode(
+        [(key, value) for key, values in parsed.items() for value in values if key != "csrfmiddlewaretoken"]
+    )
+    if len(clean) > 1000:
+        raise ValidationError({"query": "Too many filters to save (1,000 characters at most)."})
+    if SavedView.objects.filter(owner=by, name=name[:100]).exists():
+        raise ValidationError({"name": f"You already have a view named '{name[:100]}'."})
+    view = SavedView.objects.create(
+        name=name[:100], owner=by, page=page, query=clean, is_shared=is_shared, created_at=timezone.now()
+    )
+    audit_record(
+        by=by,
+        action="create",
+        instance=view,
+        after={"name": view.name, "query": clean, "is_shared": is_shared},
+        summary=f"Saved view {view.name}",
+    )
+    return view
+
+
+def saved_view_delete(*, by, view: SavedView) -> None:
+    """Delete a saved view: its owner, or RevOps."""
+    if not permissions.can_delete_view(by, view):
+        raise PermissionDenied("Only the view's owner or RevOps may delete it.")
+    audit_record(
+        by=by,
+        action="delete",
+        instance=view,
+        before={"name": view.name, "query": view.query},
+        summary=f"Deleted view {view.name}",
+    )
+    view.delete()
+
+
+def digest_subscribe(*, user, view: SavedView | None = None) -> DigestSubscription:
+    """Receive the weekly scorecard digest (of a saved view, or of the whole scorecard)."""
+    if view is not None and not (view.is_shared or view.owner_id == user.pk):
+        raise PermissionDenied("You may only subscribe to your own or shared views.")
+    subscription, created = DigestSubscription.objects.update_or_create(
+        user=user, defaults={"view": view, "created_at": timezone.now()}
+    )
+    audit_record(
+        by=user,
+        action="digest_subscribe",
+        instance=subscription,
+        after={"view": view.pk if view else None},
+        summary="Subscribed to the weekly scorecard digest",
+    )
+    return subscription
+
+
+def digest_unsubscribe(*, user) -> bool:
+    subscription = DigestSubscription.objects.filter(user=user).first()
+    if subscription is None:
+        return False
+    audit_record(
+        by=user,
+        action="digest_unsubscribe",
+        instance=subscription,
+        before={"view": subscription.view_id},
+        summary="Unsubscribed from the weekly scorecard digest",
+    )
+    subscription.delete()
+    return True
+
+
+def digests_send(*, today: dt.date | None = None, base_url: str = "") -> int:
+    """Email the weekly digest to every subscriber not yet sent one today: the quarter so far against the
+    previous quarter. Idempotent per day. Returns the number of emails sent."""
+    today = today or timezone.localdate()
+    period = containing("quarter", today)
+    sent = 0
+    cache: dict = {}
+    for subscription in DigestSubscription.objects.select_related("user", "view").exclude(last_sent_on=today):
+        if not subscription.user.is_active or not subscription.user.email:
+            continue
+        query = subscription.view.query if subscription.view else ""
+        filters = scorecard_filters_from_query(parse_qs(query))
+        if filters not in cache:
+            values = period_values(filters=filters, periods=[period.previous(), period], today=today)
+            cache[filters] = (selectors.scorecard_tiles(filters, period), values[period.previous()])
+        tiles, previous = cache[filters]
+        context = {
+            "tiles": [(tile, (previous.get(tile.key) or {}).get("value")) for tile in tiles],
+            "period": period,
+            "view": subscription.view,
+            "link": f"{base_url}/scorecard/{'?' + query if query else ''}",
+        }
+        send_mail(
+            subject=f"Scorecard {period.label}" + (f" · {subscription.view.name}" if subscription.view else ""),
+            message=render_to_string("analytics/digest.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[subscription.user.email],
+            html_message=render_to_string("analytics/digest.html", context),
+        )
+        subscription.last_sent_on = today
+        subscription.save(update_fields=["last_sent_on"])
+        sent += 1
+    return sent

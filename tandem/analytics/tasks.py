@@ -1,0 +1,18 @@
+"""Background work of the scorecard: thin entry points that call services."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from tandem.analytics import services
+
+
+@db_periodic_task(crontab(minute="10", hour="0"))
+def scorecard_snapshot_daily() -> int:
+    """Just after midnight, keep the periods in progress (and any just closed) and the open pipeline."""
+    return services.scorecards_snapshot_daily()
+
+
+@db_periodic_task(crontab(minute="0", hour="7", day_of_week="1"))
+def scorecard_digest_weekly() -> int:
+    """Monday morning, email the scorecard digest to its subscribers."""
+    return services.digests_send()
