@@ -98,7 +98,7 @@ class Handoff(models.Model):
 
 class LedgerKind(models.TextChoices):
     ROUTED = "routed", "Routed"
-    ELIGIBLE = "eligible", "Eligible, not chosen"
+    EXPECTED = "expected", "Share by weight"
     REASSIGNED_IN = "reassigned_in", "Reassigned to"
     REASSIGNED_OUT = "reassigned_out", "Reassigned away"
 
@@ -106,8 +106,9 @@ class LedgerKind(models.TextChoices):
 class RoutingLedgerEntry(models.Model):
     """One line of a rep's fairness ledger in one routing pool.
 
-    Each routing decision writes a line for every rep who could have taken the lead: `expected` is
-    their share by weight among those eligible, `assigned` is 1 for the rep chosen. A reassignment
+    The rep a lead is routed to gets a line with `assigned` 1. Every rep who could have taken a lead is
+    credited their share by weight among those available (`expected`), summed per routing call into one
+    line per pool and rep (a call routing one lead links that line to its hand-off). A reassignment
     moves the lead (-1 from one rep, +1 to the other) without changing what was expected. A rep's
     fairness is the sum over their lines, whichever team they were in at the time.
     """

@@ -13,9 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tandem.audit.actors import Actor, as_actor
-from tandem.audit.services import audit_record, audit_record_many
+from tandem.audit.services import audit_record, audit_record_rows
 from tandem.campaigns.models import Campaign, CampaignMember
-from tandem.crm.models import Person, StageChange
+from tandem.crm.models import Account, Person, StageChange
 from tandem.crm.services import lifecycle_transition
 from tandem.handoff import permissions
 from tandem.handoff.models import (
@@ -41,12 +41,15 @@ from tandem.handoff.routing import (
     RoutingSection,
     routing_parse,
 )
+from tandem.lib.bulk_insert import BulkInserter, allocate_ids
 from tandem.lib.rules import Facts, aggregate_values
 from tandem.users.models import Role, Team, User
 
 ROUTABLE_ROLES = (Role.SDR, Role.AE)
 OWNER_ROLES = (Role.SDR, Role.AE, Role.SALES_MANAGER)
 BATCH_SIZE = 2000
+# People routed in one transaction: a burst of 10,000 MQLs is decided and written at once.
+ROUTE_BATCH_SIZE = 10_000
 ROUTING_ACTOR = Actor.rule("Hand-off routing")
 
 
@@ -159,39 +162,50 @@ def _load_router(section: RoutingSection, *, at: dt.datetime, owner_ids: Iterabl
     return Router(section, pools, reps, balances)
 
 
-def _leads(people: list[Person], section: RoutingSection, *, at: dt.datetime) -> dict[int, Lead]:
+PersonRows = list[tuple[dict, dict | None]]
+
+
+def _rows_of(people: Iterable[Person]) -> PersonRows:
+    """Model instances as the plain (person, account) rows routing reads."""
+    return [(vars(person), vars(person.account) if person.account_id else None) for person in people]
+
+
+def _leads(people: PersonRows, section: RoutingSection, *, at: dt.datetime) -> dict[int, Lead]:
+    """What routing needs of each person, from plain rows by attribute name (`id`, `owner_id`, `region` ...)."""
     aggregates = {aggregate.key: aggregate for rule in section.conditions for aggregate in rule.aggregates}
     values = aggregate_values(list(aggregates.values()), as_of=at) if aggregates else {}
     defaults = {key: 0 if aggregate.function == "count" else None for key, aggregate in aggregates.items()}
     leads = {}
-    for person in people:
-        account = person.account
+    for person, account in people:
+        person_id = person["id"]
         owners = tuple(
             dict.fromkeys(
-                owner for owner in (person.owner_id, account.owner_id if account else None) if owner is not None
+                owner
+                for owner in (person.get("owner_id"), account.get("owner_id") if account else None)
+                if owner is not None
             )
         )
         facts = Facts(
-            person=vars(person),
-            account=vars(account) if account is not None else None,
-            aggregates={key: values[key].get(person.pk, default) for key, default in defaults.items()},
+            person=person,
+            account=account,
+            aggregates={key: values[key].get(person_id, default) for key, default in defaults.items()},
             as_of=at,
         )
-        leads[person.pk] = Lead(person_id=person.pk, facts=facts, owner_ids=owners)
+        leads[person_id] = Lead(person_id=person_id, facts=facts, owner_ids=owners)
     return leads
 
 
-def _source_campaigns(people: list[Person]) -> dict[int, int]:
+def _source_campaigns(people: list[dict]) -> dict[int, int]:
     """Each person's source campaign: the campaign of their first UTM campaign, else their first membership."""
     by_utm = {}
-    utm_values = {person.utm_campaign for person in people if person.utm_campaign}
+    utm_values = {person["utm_campaign"] for person in people if person["utm_campaign"]}
     if utm_values:
         for campaign_id, utm in (
             Campaign.objects.filter(utm_campaign__in=utm_values).order_by("-pk").values_list("pk", "utm_campaign")
         ):
             by_utm[utm] = campaign_id
-    found = {person.pk: by_utm[person.utm_campaign] for person in people if person.utm_campaign in by_utm}
-    remaining = [person.pk for person in people if person.pk not in found]
+    found = {person["id"]: by_utm[person["utm_campaign"]] for person in people if person["utm_campaign"] in by_utm}
+    remaining = [person["id"] for person in people if person["id"] not in found]
     if remaining:
         members = (
             CampaignMember.objects.filter(person_id__in=remaining)
@@ -203,10 +217,10 @@ def _source_campaigns(people: list[Person]) -> dict[int, int]:
     return found
 
 
-def _segment(evidence: dict, account) -> str:
+def _segment(evidence: dict, tier: int | None) -> str:
+    """The MQL segment the person qualified in, else their account's ICP tier."""
     if evidence.get("segment"):
         return str(evidence["segment"])[:80]
-    tier = account.icp_tier if account is not None else None
     return f"ICP tier {tier}" if tier else ""
 
 
@@ -221,9 +235,15 @@ def _write_decisions(
     by,
     kind: str = LedgerKind.ROUTED,
 ) -> None:
-    """Store the decisions: hand-offs, their ledger lines, the pools' balances, people's owners, notices."""
-    touched: set[tuple[str, int]] = set()
-    lines = []
+    """Store the decisions: hand-offs, their ledger lines, the pools' balances, people's owners, notices.
+
+    Each routed hand-off gets a ledger line for its rep (assigned 1); what every available rep was
+    expected to get is written as one line per pool and rep for the whole call (the sum of their
+    shares), so a burst of 10,000 leads writes 10,000 lines, not one per rep per lead.
+    """
+    actor = as_actor(by)
+    by_id = actor.user.pk if actor.user is not None and actor.user.pk else None
+    shares: dict[tuple[str, int], list] = {}
     for handoff, decision in decisions:
         handoff.routing_rule = decision.pool or handoff.routing_rule
         handoff.routing_reason = decision.reason[:500]
@@ -236,34 +256,56 @@ def _write_decisions(
         handoff.assignee_id = decision.user_id
         handoff.routed_at = at
         for user_id, weight, share in decision.shares:
-            lines.append(
-                RoutingLedgerEntry(
-                    pool=decision.pool,
-                    user_id=user_id,
-                    handoff=handoff,
-                    team_id=decision.team_id,
-                    kind=kind if user_id == decision.user_id else LedgerKind.ELIGIBLE,
-                    weight=weight,
-                    expected=share,
-                    assigned=1 if user_id == decision.user_id else 0,
-                    at=at,
-                    by=as_actor(by).user if as_actor(by).user is not None else None,
-                    reason=decision.reason[:500] if user_id == decision.user_id else "",
-                )
-            )
-            touched.add((decision.pool, user_id))
+            line = shares.setdefault((decision.pool, user_id), [0.0, weight, decision.team_id, 0])
+            line[0] += share
+            line[3] += 1
+    inserter = BulkInserter()
     if decisions and decisions[0][0].pk is None:
-        Handoff.objects.bulk_create([handoff for handoff, _ in decisions], batch_size=BATCH_SIZE)
+        for (handoff, _), pk in zip(decisions, allocate_ids(Handoff, len(decisions)), strict=True):
+            handoff.pk = pk
+        fields = [field.attname for field in Handoff._meta.concrete_fields]
+        inserter.write(Handoff, [{name: getattr(handoff, name) for name in fields} for handoff, _ in decisions])
     else:
         Handoff.objects.bulk_update(
             [handoff for handoff, _ in decisions],
             ["routing_rule", "routing_reason", "team", "status", "assignee", "routed_at"],
             batch_size=BATCH_SIZE,
         )
-    for line in lines:
-        line.handoff_id = line.handoff.pk
-    RoutingLedgerEntry.objects.bulk_create(lines, batch_size=BATCH_SIZE)
-    _save_balances(router, touched, at=at)
+    lines = [
+        {
+            "pool": decision.pool,
+            "user_id": decision.user_id,
+            "handoff_id": handoff.pk,
+            "team_id": decision.team_id,
+            "kind": kind,
+            "weight": next(weight for user_id, weight, _ in decision.shares if user_id == decision.user_id),
+            "expected": 0.0,
+            "assigned": 1,
+            "at": at,
+            "by_id": by_id,
+            "reason": decision.reason[:500],
+        }
+        for handoff, decision in decisions
+        if decision.user_id is not None
+    ]
+    for (pool, user_id), (expected, weight, team_id, count) in shares.items():
+        lines.append(
+            {
+                "pool": pool,
+                "user_id": user_id,
+                "handoff_id": decisions[0][0].pk if len(decisions) == 1 else None,
+                "team_id": team_id,
+                "kind": LedgerKind.EXPECTED,
+                "weight": weight,
+                "expected": expected,
+                "assigned": 0,
+                "at": at,
+                "by_id": by_id,
+                "reason": f"Share by weight of {count} routing decision{'s' if count != 1 else ''}",
+            }
+        )
+    inserter.write(RoutingLedgerEntry, lines)
+    _save_balances(router, set(shares), at=at)
     _set_owners([(handoff, decision) for handoff, decision in decisions if decision.user_id is not None], by=by)
     _notify_queued([handoff for handoff, decision in decisions if decision.user_id is None])
 
@@ -293,26 +335,29 @@ def _save_balances(router: Router, keys: set[tuple[str, int]], *, at: dt.datetim
 
 
 def _set_owners(assigned: list[tuple[Handoff, Decision]], *, by) -> None:
-    """The rep a lead is routed to becomes the person's owner (one update per rep)."""
+    """The rep a lead is routed to becomes the person's owner (one update per rep), audited per hand-off."""
     by_user: dict[int, list[int]] = defaultdict(list)
     for handoff, decision in assigned:
         by_user[decision.user_id].append(handoff.person_id)
     now = timezone.now()
-    changes = []
     for user_id, person_ids in by_user.items():
-        for start in range(0, len(person_ids), BATCH_SIZE):
-            chunk = person_ids[start : start + BATCH_SIZE]
+        for start in range(0, len(person_ids), ROUTE_BATCH_SIZE):
+            chunk = person_ids[start : start + ROUTE_BATCH_SIZE]
             Person.objects.filter(pk__in=chunk).exclude(owner_id=user_id).update(owner_id=user_id, updated_at=now)
-    for handoff, decision in assigned:
-        changes.append(
+    audit_record_rows(
+        by=by,
+        action="handoff_route",
+        entity_type=Handoff._meta.label_lower,
+        rows=[
             (
-                handoff,
+                handoff.pk,
                 None,
                 {"assignee": decision.user_id, "pool": decision.pool},
                 f"Hand-off routed: {decision.reason}",
             )
-        )
-    audit_record_many(by=by, action="handoff_route", changes=changes)
+            for handoff, decision in assigned
+        ],
+    )
 
 
 def _notify_queued(queued: list[Handoff]) -> None:
@@ -354,54 +399,77 @@ def handoffs_route(*, person_ids: Iterable[int], at: dt.datetime | None = None) 
     section, version = routing_section()
     created: list[Handoff] = []
     ids = sorted(set(person_ids))
-    for start in range(0, len(ids), BATCH_SIZE):
-        created += _route_batch(ids[start : start + BATCH_SIZE], section, version, at=at)
+    for start in range(0, len(ids), ROUTE_BATCH_SIZE):
+        created += _route_batch(ids[start : start + ROUTE_BATCH_SIZE], section, version, at=at)
     return created
+
+
+def unrouted_mql_ids(*, since: dt.datetime, limit: int = 10_000) -> list[int]:
+    """People who became MQL since `since` and have no open hand-off: what a burst leaves for the worker."""
+    return list(
+        Person.objects.filter(lifecycle_stage_id="mql", stage_entered_at__gte=since)
+        .exclude(handoffs__status__in=OPEN_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def _route_batch(ids: list[int], section: RoutingSection, version: int, *, at: dt.datetime) -> list[Handoff]:
     with transaction.atomic():
+        # Lock first: a second worker routing the same burst waits, then finds these people routed.
+        _lock_pools(section)
+        person_columns = {column for rule in section.conditions for column in rule.person_columns}
+        account_columns = {column for rule in section.conditions for column in rule.account_columns}
         people = list(
             Person.objects.filter(pk__in=ids, lifecycle_stage_id="mql")
             .exclude(handoffs__status__in=OPEN_STATUSES)
-            .select_related("account")
             .order_by("pk")
+            .values("id", "account_id", "owner_id", "source", "utm_campaign", *person_columns)
         )
         if not people:
             return []
-        entries: dict[int, StageChange] = {}
-        for change in StageChange.objects.filter(person__in=[p.pk for p in people], to_stage_id="mql").order_by(
-            "at", "pk"
-        ):
-            entries[change.person_id] = change
+        entries: dict[int, tuple] = {}
+        changes = (
+            StageChange.objects.filter(person__in=[person["id"] for person in people], to_stage_id="mql")
+            .order_by("at", "pk")
+            .values_list("person_id", "pk", "contract_version", "evidence")
+        )
+        for person_id, *change in changes:
+            entries[person_id] = change
         done = set(
-            Handoff.objects.filter(mql_stage_change__in=[c.pk for c in entries.values()]).values_list(
+            Handoff.objects.filter(mql_stage_change__in=[change[0] for change in entries.values()]).values_list(
                 "mql_stage_change_id", flat=True
             )
         )
-        people = [p for p in people if p.pk not in entries or entries[p.pk].pk not in done]
+        people = [p for p in people if p["id"] not in entries or entries[p["id"]][0] not in done]
         if not people:
             return []
-        _lock_pools(section)
-        leads = _leads(people, section, at=at)
+        accounts = {
+            row["id"]: row
+            for row in Account.objects.filter(pk__in={p["account_id"] for p in people if p["account_id"]}).values(
+                "id", "owner_id", "icp_tier", *account_columns
+            )
+        }
+        rows = [(person, accounts.get(person["account_id"])) for person in people]
+        leads = _leads(rows, section, at=at)
         router = _load_router(section, at=at, owner_ids={o for lead in leads.values() for o in lead.owner_ids})
         campaigns = _source_campaigns(people)
         decisions = []
-        for person in people:
-            change = entries.get(person.pk)
-            evidence = change.evidence if change is not None else {}
+        for person, account in rows:
+            change_id, change_version, evidence = entries.get(person["id"], (None, None, None))
+            tier = account["icp_tier"] if account else None
             handoff = Handoff(
-                person=person,
-                account=person.account,
-                contract_version=(change.contract_version if change and change.contract_version else version),
-                segment=_segment(evidence, person.account),
-                icp_tier=person.account.icp_tier if person.account else None,
-                source=person.source,
-                campaign_id=campaigns.get(person.pk),
-                mql_stage_change=change,
+                person_id=person["id"],
+                account_id=person["account_id"],
+                contract_version=change_version or version,
+                segment=_segment(evidence or {}, tier),
+                icp_tier=tier,
+                source=person["source"],
+                campaign_id=campaigns.get(person["id"]),
+                mql_stage_change_id=change_id,
                 created_at=at,
             )
-            decisions.append((handoff, router.route(leads[person.pk])))
+            decisions.append((handoff, router.route(leads[person["id"]])))
         _write_decisions(router, decisions, at=at, by=ROUTING_ACTOR)
         return [handoff for handoff, _ in decisions]
 
@@ -424,8 +492,7 @@ def handoffs_route_queued(*, team: Team | None = None, at: dt.datetime | None = 
         if not handoffs:
             return 0
         _lock_pools(section)
-        people = [handoff.person for handoff in handoffs]
-        leads = _leads(people, section, at=at)
+        leads = _leads(_rows_of(handoff.person for handoff in handoffs), section, at=at)
         router = _load_router(section, at=at, owner_ids={o for lead in leads.values() for o in lead.owner_ids})
         decisions = [(handoff, router.route(leads[handoff.person_id])) for handoff in handoffs]
         assigned = [(handoff, decision) for handoff, decision in decisions if decision.user_id is not None]
@@ -455,7 +522,7 @@ def handoff_reassign(*, handoff: Handoff, by, to_user: User | None = None, reaso
         if to_user is None:
             section, _ = routing_section()
             _lock_pools(section)
-            lead = _leads([handoff.person], section, at=at)[handoff.person_id]
+            lead = _leads(_rows_of([handoff.person]), section, at=at)[handoff.person_id]
             router = _load_router(section, at=at, owner_ids=lead.owner_ids)
             decision = router.route(lead, exclude=[previous] if previous else [])
             if decision.user_id is None:

@@ -63,7 +63,11 @@ def test_weighted_round_robin_gives_each_rep_their_share_and_keeps_the_ledger(ca
     balances = {row.user.email: (row.assigned, round(row.expected, 6)) for row in RoutingBalance.objects.all()}
     assert balances == {"heavy@example.com": (6, 6.0), "sam@example.com": (2, 2.0)}
     assert RoutingLedgerEntry.objects.filter(kind=LedgerKind.ROUTED).count() == 8
-    assert RoutingLedgerEntry.objects.filter(kind=LedgerKind.ELIGIBLE).count() == 8
+    expected = RoutingLedgerEntry.objects.filter(kind=LedgerKind.EXPECTED).order_by("user_id")
+    assert [(line.user, line.expected, line.reason) for line in expected] == [
+        (cast.sdr, 2.0, "Share by weight of 8 routing decisions"),
+        (heavy, 6.0, "Share by weight of 8 routing decisions"),
+    ]
     assert Person.objects.get(pk=people[0].pk).owner == heavy
     assert handoffs[0].status == HandoffStatus.PENDING and handoffs[0].routed_at == MONDAY_9
     assert handoffs[0].routing_rule == "Inbound"
