@@ -81,6 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Event collection is answered first: keys, not sessions, and as little work per event as can be.
+    "tandem.engagement.ingestion_views.EventIngestionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,6 +202,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Largest request body the API accepts; larger payloads get a 413 naming the limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TANDEM_MAX_REQUEST_BYTES", 1_048_576)
 API_DEFAULT_RATE_PER_MINUTE = env_int("TANDEM_API_RATE_PER_MINUTE", 600)
+# Event ingestion (docs/events.md): batch limits, how far from now an event's time may be, and
+# how many months of touchpoints to keep (0 keeps them all).
+TANDEM_EVENTS_MAX_BATCH = env_int("TANDEM_EVENTS_MAX_BATCH", 1000)
+TANDEM_EVENTS_MAX_BATCH_BYTES = env_int("TANDEM_EVENTS_MAX_BATCH_BYTES", 1_048_576)
+TANDEM_EVENTS_MAX_AGE_DAYS = env_int("TANDEM_EVENTS_MAX_AGE_DAYS", 730)
+TANDEM_EVENTS_MAX_AHEAD_SECONDS = env_int("TANDEM_EVENTS_MAX_AHEAD_SECONDS", 3600)
+TANDEM_TOUCHPOINT_RETENTION_MONTHS = env_int("TANDEM_TOUCHPOINT_RETENTION_MONTHS", 0)
 # Largest file the import wizard accepts (the command line reads files of any size).
 IMPORT_MAX_UPLOAD_BYTES = env_int("TANDEM_IMPORT_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 

@@ -1,7 +1,7 @@
 """The contract document: YAML in, a checked plain-data document out, every problem named by path and line.
 
 A document has these sections (docs/contract.md describes each one):
-glossary, lifecycle, icp, fit, engagement, combined, mql, rejection_reasons, routing, attribution.
+glossary, lifecycle, icp, fit, engagement, combined, mql, rejection_reasons, routing, attribution, channels.
 """
 
 import difflib

@@ -38,7 +38,7 @@ from tandem.crm.models import (
     Person,
     StageChange,
 )
-from tandem.engagement.models import Touchpoint
+from tandem.engagement.models import Touchpoint, TouchpointKey
 from tandem.imports.fields import KEYS
 from tandem.imports.fingerprints import RowFingerprints, key_plan
 from tandem.imports.mapping import Plan
@@ -1174,8 +1174,9 @@ class TouchpointWriter(BaseWriter):
         if not rows:
             return result
         now = timezone.now()
+        # Client event ids are unique through TouchpointKey, shared with the event API.
         present = set(
-            Touchpoint.objects.filter(client_event_id__in=[r.values["client_event_id"] for r in rows]).values_list(
+            TouchpointKey.objects.filter(client_event_id__in=[r.values["client_event_id"] for r in rows]).values_list(
                 "client_event_id", flat=True
             )
         )
@@ -1242,6 +1243,10 @@ class TouchpointWriter(BaseWriter):
             key = touchpoint.pop("campaign_key", None)
             if key:
                 touchpoint["campaign_id"] = self.campaigns[key]
+        self.inserter.write(
+            TouchpointKey,
+            [{"client_event_id": t["client_event_id"], "occurred_at": t["occurred_at"]} for t in inserts],
+        )
         self.inserter.write(Touchpoint, inserts)
         if activity:
             from django.db import connection

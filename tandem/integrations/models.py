@@ -18,6 +18,10 @@ class ApiToken(models.Model):
         help_text="The token acts with this user's permissions.",
     )
     rate_limit_per_minute = models.PositiveIntegerField(default=600)
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="For a write key: the web origins (https://www.example.com) browsers may send from, one a line.",
+    )
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -27,6 +31,11 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The allowed origins, normalised (lower case, no trailing slash)."""
+        return frozenset(line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip())
 
     @property
     def is_active(self) -> bool:

@@ -135,7 +135,7 @@ class BulkInserter:
 
     def _values(self, model, rows: list[dict]):
         """Each row as a list of column values in table order, defaults filled in (they are only ever read)."""
-        columns, getter, defaults, adapters = self._layout(model, "id" in rows[0])
+        columns, getter, defaults, adapters = self._layout(model, model._meta.pk.attname in rows[0])
         return columns, adapters, [list(getter({**defaults, **row})) for row in rows]
 
     def _copy(self, model, rows: list[dict]) -> None:
