@@ -12,6 +12,7 @@ urlpatterns = [
     path("handoff/", include("tandem.handoff.urls")),
     path("attribution/", include("tandem.attribution.urls")),
     path("clv/", include("tandem.clv.urls")),
+    path("", include("tandem.engagement.urls")),
     path("", include("tandem.core.urls")),
 ]
 

@@ -9,6 +9,11 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Which integration uses it, e.g. 'Website' or 'Data warehouse'.")
     is_write_key = forms.BooleanField(required=False, label="Public write key (can only send events)")
     rate_limit_per_minute = forms.IntegerField(min_value=1, max_value=100_000, initial=600, label="Requests per minute")
+    allowed_origins = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="For a write key: the websites that may send events, e.g. https://www.example.com, one a line.",
+    )
 
 
 class UserForm(forms.Form):

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tandem.core import selectors
 from tandem.core.forms import TokenForm, UserForm
+from tandem.engagement.selectors import snippet_html
 from tandem.integrations import services as token_services
 from tandem.integrations.models import ApiToken
 from tandem.lib.record_forms import add_service_errors
@@ -60,6 +61,7 @@ def token_list(request):
                 name=form.cleaned_data["name"],
                 is_write_key=form.cleaned_data["is_write_key"],
                 rate_limit_per_minute=form.cleaned_data["rate_limit_per_minute"],
+                allowed_origins=form.cleaned_data["allowed_origins"].splitlines(),
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -71,6 +73,9 @@ def token_list(request):
         {
             "form": form,
             "issued": issued,
+            "snippet": snippet_html(key=issued.secret, base_url=request.build_absolute_uri("/"))
+            if issued and issued.token.is_write_key
+            else "",
             "tokens": ApiToken.objects.select_related("user"),
         },
     )

@@ -546,7 +546,9 @@ def person_timeline(person: Person, *, limit: int = 100, kind: str = "") -> list
             kind="touchpoint",
             title=point.get_type_display(),
             actor=point.get_channel_display() or "Unclassified channel",
-            detail=point.url or (point.campaign.name if point.campaign else ""),
+            detail="\n".join(
+                part for part in (point.url, f"Campaign: {point.campaign.name}" if point.campaign else "") if part
+            ),
         )
         for point in touchpoints
     ]

@@ -187,3 +187,20 @@ def person_sessions(*, person_id: int, limit: int = 5000) -> list[Session]:
         .values_list("occurred_at", "url", "channel")[:limit]
     )
     return list(reversed(sessions_split(views)))
+
+
+def snippet_html(*, key: str, base_url: str, consent_required: bool = False) -> str:
+    """The script tag to paste into a website: Tandem's snippet with a write key."""
+    from django.templatetags.static import static
+
+    base = base_url.rstrip("/")
+    consent = ' data-consent="required"' if consent_required else ""
+    source = f"{base}{static('engagement/tandem.js')}"
+    return f'<script src="{source}" data-key="{key}" data-endpoint="{base}"{consent} async></script>'
+
+
+def write_keys():
+    """The write keys, active first, with their allowed origins."""
+    from tandem.integrations.models import ApiToken
+
+    return ApiToken.objects.filter(is_write_key=True).order_by("revoked_at", "-created_at")

@@ -1,6 +1,7 @@
 """API tokens: created with a secret shown once, stored as a hash, revoked, rate-limited."""
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -28,14 +29,41 @@ class IssuedToken:
     secret: str
 
 
+def origins_clean(origins) -> str:
+    """Web origins (scheme://host[:port]) one a line, lower case; a bad one is refused by name."""
+    cleaned = []
+    for origin in origins or []:
+        value = origin.strip().rstrip("/").lower()
+        if not value:
+            continue
+        if not re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", value):
+            raise ValidationError(
+                {"allowed_origins": f"'{origin[:100]}' is not a web origin such as https://www.example.com."}
+            )
+        cleaned.append(value)
+    return "\n".join(dict.fromkeys(cleaned))
+
+
 @transaction.atomic
 def token_create(
-    *, by, user, name: str, is_write_key: bool = False, rate_limit_per_minute: int | None = None
+    *,
+    by,
+    user,
+    name: str,
+    is_write_key: bool = False,
+    rate_limit_per_minute: int | None = None,
+    allowed_origins: list[str] | None = None,
 ) -> IssuedToken:
-    """Create a token acting as `user`; the returned secret is never stored and cannot be shown again."""
+    """Create a token acting as `user`; the returned secret is never stored and cannot be shown again.
+
+    A write key may list the web origins browsers may send events from (`allowed_origins`).
+    """
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "A token needs a name that says which integration uses it."})
+    origins = origins_clean(allowed_origins)
+    if origins and not is_write_key:
+        raise ValidationError({"allowed_origins": "Only a write key is used from browsers; API tokens are secret."})
     prefix = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
@@ -45,13 +73,14 @@ def token_create(
         is_write_key=is_write_key,
         user=user,
         rate_limit_per_minute=rate_limit_per_minute or settings.API_DEFAULT_RATE_PER_MINUTE,
+        allowed_origins=origins,
         created_at=timezone.now(),
     )
     audit_record(
         by=by,
         action="create",
         instance=token,
-        after={"name": token.name, "prefix": prefix, "is_write_key": is_write_key},
+        after={"name": token.name, "prefix": prefix, "is_write_key": is_write_key, "allowed_origins": origins},
         summary=f"Created API token {token.name}",
     )
     return IssuedToken(token=token, secret=secret)

@@ -79,8 +79,9 @@ def test_every_problem_is_reported_at_once():
         ("engagement.groups[0].cap", "expected an integer between 1 and 1000"),
         (
             "engagement.rules[0].touchpoint",
-            "expected one of page_view, form_submit, email_sent, email_open, email_click, ad_click, webinar, event, "
-            "content_download, meeting_booked, chat, call, sales_email",
+            "expected one of page_view, form_submit, email_sent, email_delivered, email_open, email_click, "
+            "email_bounce, email_unsubscribe, ad_click, webinar, event, content_download, meeting_booked, chat, call, "
+            "sales_email",
         ),
         ("engagement.rules[0].points", "expected an integer between -100 and 100"),
         ("engagement.rules[0].group", "no group named 'email' in engagement.groups"),

@@ -48,6 +48,12 @@ class Command(BaseCommand):
             help="A public write key for the website snippet: it can only send events.",
         )
         create.add_argument(
+            "--origin",
+            action="append",
+            metavar="URL",
+            help="For a write key: a web origin browsers may send events from (repeat for more).",
+        )
+        create.add_argument(
             "--user",
             metavar="EMAIL",
             help="The user the token acts as (default: the first active RevOps user).",
@@ -93,6 +99,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 is_write_key=options["write_key"],
                 rate_limit_per_minute=rate,
+                allowed_origins=options["origin"],
             )
         except ValidationError as error:
             raise CommandError(describe_validation_error(error)) from None
