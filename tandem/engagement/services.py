@@ -27,6 +27,7 @@ from tandem.engagement.ingest import CheckedEvents, Rejection
 from tandem.engagement.models import PersonMerge, Touchpoint, TouchpointKey, Visitor
 
 CAMPAIGN_CACHE_SECONDS = 30
+MISS_REFRESH_SECONDS = 1
 
 
 @dataclass
@@ -76,7 +77,12 @@ class _CampaignDirectory:
         key = (campaign or utm_campaign or "").strip().lower()
         if not key:
             return None
-        return self.by_key.get(key)
+        found = self.by_key.get(key)
+        if found is None and time.monotonic() - self.read_at > MISS_REFRESH_SECONDS:
+            # A campaign made since the last read: look again, at most once a second.
+            self.refresh(force=True)
+            found = self.by_key.get(key)
+        return found
 
 
 campaign_directory = _CampaignDirectory()

@@ -6,7 +6,6 @@ from django.urls import reverse
 from tandem.campaigns.models import Campaign
 from tandem.crm.models import Person
 from tandem.crm.tests.test_browser import WAIT_SECONDS, _console_errors, _sign_in, _wait_for_text
-from tandem.crm.tests.test_browser import browser as browser  # the same Chromium fixture
 from tandem.engagement.models import Touchpoint, Visitor
 from tandem.integrations.services import token_create
 
