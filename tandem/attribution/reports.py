@@ -24,7 +24,7 @@ from tandem.attribution.selectors import (
 )
 from tandem.campaigns.models import Campaign, Channel
 from tandem.crm.models import Account, Opportunity, Person, StageChange
-from tandem.engagement.models import Touchpoint
+from tandem.engagement.models import Touchpoint, TouchpointType
 
 # Stages that mean sales took the lead on (accepted), and the side stages a rejection sends it to.
 ACCEPTED_STAGES = ("sal", "sql", "opportunity", "customer", "evangelist")
@@ -395,11 +395,12 @@ def _conversion_journey(label, at, value, touches, policy: AttributionPolicy) ->
     lookback = dt.timedelta(days=policy.lookback_days)
     inside = [touch for touch in touches if at - lookback <= touch[1] <= at]
     channel_labels = dict(Channel.choices)
+    type_labels = dict(TouchpointType.choices)
     lines = [
         JourneyTouch(
             touchpoint_id=touch[0],
             at=touch[1],
-            type=touch[2],
+            type=type_labels.get(touch[2], touch[2]),
             campaign=touch[3] or NO_CAMPAIGN,
             channel=channel_labels.get(touch[4] or touch[5] or "", touch[4] or touch[5] or ""),
             person=f"{touch[6]} {touch[7]}".strip() or touch[8] or "",

@@ -75,31 +75,31 @@ def test_the_drill_down_lists_journeys_with_the_campaigns_share(client, cast, co
     assert "Journeys through Ads" in html
     assert "Ads › Webinar › Newsletter" in html
     assert "40.0%" in html and "100.0%" in html
-    assert reverse("attribution:account-journey", args=[company["acme"].id]) in html
+    assert reverse("attribution:journey-account", args=[company["acme"].id]) in html
     assert client.get(reverse("attribution:campaign-journeys", args=[999999])).status_code == 404
 
 
 def test_the_journey_of_a_person_and_of_an_account(client, cast, company):  # noqa: F811
     client.force_login(cast.sdr)
-    html = client.get(reverse("attribution:person-journey", args=[company["ann"].id])).content.decode()
+    html = client.get(reverse("attribution:journey-person", args=[company["ann"].id])).content.decode()
     assert "Journey of Ann" in html
     assert html.count('class="card journey-conversion"') == 3
     assert "No touch in the lookback window" in html  # the person was created before any touch
-    html = client.get(reverse("attribution:account-journey", args=[company["acme"].id])).content.decode()
+    html = client.get(reverse("attribution:journey-account", args=[company["acme"].id])).content.decode()
     assert "Closed won: Acme deal" in html
     assert "<td>Bob</td>" in html
-    assert client.get(reverse("attribution:account-journey", args=[999999])).status_code == 404
+    assert client.get(reverse("attribution:journey-account", args=[999999])).status_code == 404
 
 
 def test_the_record_pages_link_to_the_journey(client, cast, company):  # noqa: F811
     client.force_login(cast.sdr)
     html = client.get(reverse("crm:person-detail", args=[company["ann"].id])).content.decode()
-    assert reverse("attribution:person-journey", args=[company["ann"].id]) in html
+    assert reverse("attribution:journey-person", args=[company["ann"].id]) in html
 
 
-@pytest.mark.parametrize("name", ["page", "person-journey"])
+@pytest.mark.parametrize("name", ["page", "journey-person"])
 def test_signed_out_visitors_are_sent_to_sign_in(client, db, name):
-    args = [1] if name == "person-journey" else []
+    args = [1] if name == "journey-person" else []
     response = client.get(reverse(f"attribution:{name}", args=args))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
