@@ -87,3 +87,43 @@ class SlaDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.channel} of breach {self.breach_id} ({self.status})"
+
+
+class SlaMonthlyRollup(models.Model):
+    """One month's SLA figures for one rep, team, segment or policy, so reports read a few rows.
+
+    Derived data: rebuilt from the hand-offs created in the month (see services.sla_rollup_refresh).
+    `histogram` counts answered hand-offs per response-time bucket (rollup.RESPONSE_BUCKETS).
+    """
+
+    month = models.DateField(help_text="The first day of the month the hand-offs were created in (UTC).")
+    dimension = models.CharField(max_length=10)
+    key = models.CharField(max_length=100, blank=True)
+    handoffs = models.PositiveIntegerField(default=0)
+    met = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)
+    histogram = models.BinaryField(help_text="Answered hand-offs per response bucket, uint32 each (sla.rollup).")
+
+    class Meta:
+        ordering = ["month", "dimension", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "month", "key"], name="sla_rollup_dimension_month_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.dimension} {self.key}: {self.met} met, {self.breached} breached"
+
+
+class SlaRollupMonth(models.Model):
+    """A month whose rollup must be rebuilt (dirty) and when it last was."""
+
+    month = models.DateField(primary_key=True)
+    is_dirty = models.BooleanField(default=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} ({'dirty' if self.is_dirty else 'fresh'})"

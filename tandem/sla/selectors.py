@@ -8,16 +8,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import connection
-from django.db.models import Min, QuerySet
+import numpy as np
+from django.db.models import Max, Min, QuerySet
 
 from tandem.audit.models import AuditEntry
 from tandem.contract.document import default_source, parse_source
 from tandem.crm.models import Activity
 from tandem.handoff.models import Handoff, SlaStatus, TimeOff
 from tandem.lib.business_hours import Interval
-from tandem.sla.models import SlaBreach
+from tandem.sla.models import SlaBreach, SlaMonthlyRollup, SlaRollupMonth
 from tandem.sla.policy import SlaCalendar, SlaSection, sla_section_parse
+from tandem.sla.rollup import histogram_percentile, histograms_from_bytes
 
 TIME_OFF_HORIZON = dt.timedelta(days=400)
 
@@ -166,14 +167,8 @@ def handoff_countdown(handoff: Handoff, *, now: dt.datetime) -> Countdown:
 
 # ---------------------------------------------------------------- reports
 
-
-GROUPINGS = {
-    "rep": "assignee_id",
-    "team": "team_id",
-    "segment": "segment",
-    "policy": "sla_policy",
-}
-PERIODS = ("day", "week", "month", "quarter")
+GROUPINGS = {"rep": "assignee_id", "team": "team_id", "segment": "segment", "policy": "sla_policy"}
+PERIODS = ("month", "quarter", "year")
 
 
 @dataclass(frozen=True)
@@ -195,124 +190,77 @@ class ComplianceRow:
         return self.met / decided if decided else None
 
 
+def _period_of(month: dt.date, period: str | None) -> dt.date | None:
+    if period is None:
+        return None
+    if period == "month":
+        return month
+    if period == "quarter":
+        return month.replace(month=(month.month - 1) // 3 * 3 + 1)
+    return month.replace(month=1)
+
+
 def sla_compliance(
     *,
     group_by: str = "rep",
     period: str | None = None,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
+    first_month: dt.date | None = None,
+    last_month: dt.date | None = None,
 ) -> list[ComplianceRow]:
-    """SLA compliance per rep, team, segment or policy (optionally per period) of hand-offs created in [start, end).
+    """SLA compliance per rep, team, segment or policy, optionally per month, quarter or year.
 
-    On PostgreSQL one aggregate query with percentile_cont; elsewhere the same figures computed in Python.
+    Reads the monthly rollup of hand-offs created from `first_month` to `last_month` (inclusive);
+    medians and p90s come from its response-time histograms (to the minute below two business hours,
+    then to 5, 30 and 240 minutes).
     """
     if group_by not in GROUPINGS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPINGS)}")
     if period is not None and period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
-    if connection.vendor == "postgresql":
-        return _compliance_postgres(GROUPINGS[group_by], period, start, end)
-    return _compliance_python(GROUPINGS[group_by], period, start, end)
-
-
-def _compliance_postgres(column: str, period: str | None, start, end) -> list[ComplianceRow]:
-    where, params = ["sla_status IS NOT NULL"], []
-    if start is not None:
-        where.append("created_at >= %s")
-        params.append(start)
-    if end is not None:
-        where.append("created_at < %s")
-        params.append(end)
-    period_sql = f"date_trunc('{period}', created_at AT TIME ZONE 'UTC')::date" if period else "NULL::date"
-    sql = f"""
-        SELECT {column} AS key, {period_sql} AS period, count(*),
-               count(*) FILTER (WHERE sla_status = 'met'),
-               count(*) FILTER (WHERE sla_status = 'breached'),
-               count(*) FILTER (WHERE sla_status = 'pending'),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY response_business_minutes),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY response_business_minutes)
-        FROM handoff_handoff
-        WHERE {" AND ".join(where)}
-        GROUP BY 1, 2
-        ORDER BY 2 NULLS FIRST, 1 NULLS LAST
-    """  # noqa: S608 - column and period come from fixed tables above
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [
-        ComplianceRow(
-            key=key,
-            period=period_value,
-            handoffs=total,
-            met=met,
-            breached=breached,
-            pending=pending,
-            median_response_hours=None if median is None else round(median / 60, 2),
-            p90_response_hours=None if p90 is None else round(p90 / 60, 2),
-        )
-        for key, period_value, total, met, breached, pending, median, p90 in rows
-    ]
-
-
-def _period_start(at: dt.datetime, period: str | None) -> dt.date | None:
-    if period is None:
-        return None
-    day = at.astimezone(dt.UTC).date()
-    if period == "day":
-        return day
-    if period == "week":
-        return day - dt.timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """Linear-interpolated percentile, as PostgreSQL's percentile_cont computes it."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    lower = int(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
-
-
-def _compliance_python(column: str, period: str | None, start, end) -> list[ComplianceRow]:
-    handoffs = Handoff.objects.filter(sla_status__isnull=False)
-    if start is not None:
-        handoffs = handoffs.filter(created_at__gte=start)
-    if end is not None:
-        handoffs = handoffs.filter(created_at__lt=end)
-    groups: dict[tuple, dict] = {}
-    for key, created_at, status, minutes in handoffs.values_list(
-        column, "created_at", "sla_status", "response_business_minutes"
-    ).iterator(chunk_size=5000):
-        group = groups.setdefault(
-            (key, _period_start(created_at, period)), {"total": 0, "met": 0, "breached": 0, "pending": 0, "minutes": []}
-        )
-        group["total"] += 1
-        group[status] += 1
-        if minutes is not None:
-            group["minutes"].append(minutes)
+    rollups = SlaMonthlyRollup.objects.filter(dimension=group_by)
+    if first_month is not None:
+        rollups = rollups.filter(month__gte=first_month.replace(day=1))
+    if last_month is not None:
+        rollups = rollups.filter(month__lte=last_month.replace(day=1))
+    found = list(rollups.values_list("month", "key", "handoffs", "met", "breached", "pending", "histogram"))
+    if not found:
+        return []
+    histograms = histograms_from_bytes([row[6] for row in found])
+    groups: dict[tuple, int] = {}
+    index = np.array([groups.setdefault((key, _period_of(month, period)), len(groups)) for month, key, *_ in found])
+    counts = np.zeros((len(groups), 4), dtype=np.int64)
+    np.add.at(counts, index, np.array([row[2:6] for row in found], dtype=np.int64))
+    summed = np.zeros((len(groups), histograms.shape[1]), dtype=np.int64)
+    np.add.at(summed, index, histograms)
     rows = []
-    for (key, period_value), group in groups.items():
-        median, p90 = percentile(group["minutes"], 0.5), percentile(group["minutes"], 0.9)
+    for (key, period_start), position in groups.items():
+        median = histogram_percentile(summed[position], 0.5)
+        p90 = histogram_percentile(summed[position], 0.9)
+        handoffs, met, breached, pending = (int(value) for value in counts[position])
         rows.append(
             ComplianceRow(
-                key=key,
-                period=period_value,
-                handoffs=group["total"],
-                met=group["met"],
-                breached=group["breached"],
-                pending=group["pending"],
+                key=_typed_key(group_by, key),
+                period=period_start,
+                handoffs=handoffs,
+                met=met,
+                breached=breached,
+                pending=pending,
                 median_response_hours=None if median is None else round(median / 60, 2),
                 p90_response_hours=None if p90 is None else round(p90 / 60, 2),
             )
         )
-    return sorted(
-        rows, key=lambda row: (row.period or dt.date.min, row.key is None, row.key if row.key is not None else "")
-    )
+    return sorted(rows, key=lambda row: (row.period or dt.date.min, row.key is None, str(row.key)))
+
+
+def _typed_key(group_by: str, key: str):
+    if group_by in ("rep", "team"):
+        return int(key) if key else None
+    return key
+
+
+def rollup_as_of() -> dt.datetime | None:
+    """When the rollup was last rebuilt (the report's "as of")."""
+    return SlaRollupMonth.objects.aggregate(at=Max("refreshed_at"))["at"]
 
 
 def breach_log(*, team_id: int | None = None, assignee_id: int | None = None) -> QuerySet[SlaBreach]:
@@ -328,3 +276,16 @@ def breach_log(*, team_id: int | None = None, assignee_id: int | None = None) ->
 def earliest_pending_due() -> dt.datetime | None:
     """The next due time of any running clock (for the worker health page)."""
     return Handoff.objects.filter(sla_status=SlaStatus.PENDING).aggregate(due=Min("due_at"))["due"]
+
+
+def months_with_handoffs() -> list[dt.date]:
+    """The first day of every month (UTC) in which a hand-off with a clock was created."""
+    from django.db.models.functions import TruncMonth
+
+    months = (
+        Handoff.objects.filter(sla_status__isnull=False)
+        .annotate(month=TruncMonth("created_at", tzinfo=dt.UTC))
+        .values_list("month", flat=True)
+        .distinct()
+    )
+    return sorted({month.date() if isinstance(month, dt.datetime) else month for month in months})

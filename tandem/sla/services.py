@@ -19,13 +19,23 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tandem.audit.actors import Actor
 from tandem.audit.services import audit_record
 from tandem.handoff.models import Handoff, HandoffStatus, Notification, SlaStatus
 from tandem.lib.business_hours import add_business_minutes, business_minutes_between
-from tandem.sla.models import Channel, DeliveryStatus, SlaBreach, SlaDelivery, SlaEvent
+from tandem.sla.models import (
+    Channel,
+    DeliveryStatus,
+    SlaBreach,
+    SlaDelivery,
+    SlaEvent,
+    SlaMonthlyRollup,
+    SlaRollupMonth,
+)
+from tandem.sla.rollup import histogram_bytes, rollup_groups
 from tandem.sla.selectors import (
     first_responses,
     handoff_time_off,
@@ -40,6 +50,7 @@ SLA_ACTOR = Actor.rule("Hand-off SLA")
 MAX_ATTEMPTS = 6
 RETRY_MINUTES = (1, 5, 15, 60, 240)
 STALE_CLAIM = dt.timedelta(minutes=15)
+ROLLUP_EVERY = dt.timedelta(minutes=5)
 BATCH_SIZE = 1000
 
 
@@ -53,6 +64,7 @@ class SweepResult:
     escalated: int = 0
     sent: int = 0
     failed: int = 0
+    rollup_months: int = 0
 
 
 # ---------------------------------------------------------------- starting the clock
@@ -95,6 +107,7 @@ def sla_clocks_start(*, handoffs: Sequence[Handoff], at: dt.datetime | None = No
         ["sla_policy", "due_at", "sla_status", "first_response_at", "response_business_minutes"],
         batch_size=BATCH_SIZE,
     )
+    sla_rollup_mark(created_at=[handoff.created_at for handoff in started])
     timers = [(handoff.pk, handoff.due_at) for handoff in started]
     if timers:
         transaction.on_commit(lambda: _schedule_due(timers))
@@ -131,6 +144,7 @@ def _record_response(handoff: Handoff, responded_at: dt.datetime) -> None:
     if handoff.sla_status == SlaStatus.PENDING:
         handoff.sla_status = SlaStatus.MET if responded_at <= handoff.due_at else SlaStatus.BREACHED
     handoff.save(update_fields=["first_response_at", "response_business_minutes", "sla_status"])
+    sla_rollup_mark(created_at=[handoff.created_at])
 
 
 def sla_clock_check(*, handoff_id: int, now: dt.datetime | None = None) -> str | None:
@@ -186,6 +200,7 @@ def _breach(handoff: Handoff, *, now: dt.datetime) -> SlaBreach:
     )
     handoff.sla_status = SlaStatus.BREACHED
     handoff.save(update_fields=["sla_status"])
+    sla_rollup_mark(created_at=[handoff.created_at])
     breach = _breach_record(handoff, now=now)
     if breach.escalate_at is None and (policy.escalate_after_business_minutes or policy.reassign_on_breach):
         team = breach.team
@@ -430,6 +445,7 @@ def sla_sweep(*, now: dt.datetime | None = None) -> SweepResult:
         status = sla_delivery_send(delivery_id=delivery_id, now=now)
         result.sent += status == DeliveryStatus.SENT
         result.failed += status in (DeliveryStatus.FAILED, DeliveryStatus.ABANDONED)
+    result.rollup_months = sla_rollup_refresh(now=now)
     return result
 
 
@@ -447,3 +463,75 @@ def _record_early_responses(*, now: dt.datetime) -> int:
         for handoff_id, responded_at in first_responses(batch, section).items():
             if responded_at <= now:
                 met += sla_clock_check(handoff_id=handoff_id, now=now) == SlaStatus.MET
+
+
+# ---------------------------------------------------------------- the report's rollup
+
+
+def _month_start(at: dt.datetime) -> dt.date:
+    return at.astimezone(dt.UTC).date().replace(day=1)
+
+
+def sla_rollup_mark(*, created_at: Iterable[dt.datetime]) -> None:
+    """Mark the months of these hand-offs' creation for a rebuild of the report rollup."""
+    months = {_month_start(at) for at in created_at if at is not None}
+    if months:
+        SlaRollupMonth.objects.bulk_create(
+            [SlaRollupMonth(month=month, is_dirty=True) for month in sorted(months)],
+            update_conflicts=True,
+            unique_fields=["month"],
+            update_fields=["is_dirty"],
+        )
+
+
+def sla_rollup_refresh(*, months: Iterable[dt.date] | None = None, now: dt.datetime | None = None) -> int:
+    """Rebuild the monthly rollup of the given months; returns how many.
+
+    By default the dirty months not rebuilt in the last ROLLUP_EVERY: a busy month is rebuilt at most
+    that often, so the report is at most that much behind the clocks (the page shows its "as of").
+
+    Each month is recomputed from its hand-offs in one transaction, so the rollup is exact whatever
+    changed the hand-offs (the clock, routing, a reassignment).
+    """
+    now = now or timezone.now()
+    if months is None:
+        months = list(
+            SlaRollupMonth.objects.filter(is_dirty=True)
+            .filter(Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=now - ROLLUP_EVERY))
+            .values_list("month", flat=True)
+        )
+    count = 0
+    for month in sorted(set(months)):
+        _rollup_month(month, now=now)
+        count += 1
+    return count
+
+
+def _rollup_month(month: dt.date, *, now: dt.datetime) -> None:
+    from tandem.sla.selectors import GROUPINGS
+
+    start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
+    end = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=dt.UTC)
+    handoffs = Handoff.objects.filter(created_at__gte=start, created_at__lt=end, sla_status__isnull=False)
+    with transaction.atomic():
+        # Clear the mark first (locking the row): a change made while this runs marks it dirty again.
+        SlaRollupMonth.objects.update_or_create(month=month, defaults={"is_dirty": False, "refreshed_at": now})
+        fields = [*GROUPINGS.values(), "sla_status", "response_business_minutes"]
+        columns = list(zip(*handoffs.values_list(*fields), strict=True)) or [() for _ in fields]
+        statuses, minutes = columns[-2], columns[-1]
+        rows = [
+            SlaMonthlyRollup(
+                month=month,
+                dimension=dimension,
+                key="" if group.key == "None" else group.key,
+                handoffs=group.handoffs,
+                met=group.met,
+                breached=group.breached,
+                pending=group.pending,
+                histogram=histogram_bytes(group.histogram),
+            )
+            for dimension, keys in zip(GROUPINGS, columns[:-2], strict=True)
+            for group in rollup_groups(["None" if key is None else str(key) for key in keys], statuses, minutes)
+        ]
+        SlaMonthlyRollup.objects.filter(month=month).delete()
+        SlaMonthlyRollup.objects.bulk_create(rows, batch_size=BATCH_SIZE)

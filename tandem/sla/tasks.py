@@ -3,7 +3,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from tandem.sla.services import sla_breach_escalate, sla_clock_check, sla_delivery_send, sla_sweep
+from tandem.sla.services import sla_breach_escalate, sla_clock_check, sla_delivery_send, sla_rollup_refresh, sla_sweep
 
 
 @db_task()
@@ -28,3 +28,11 @@ def sla_deliver(delivery_id: int) -> None:
 def sla_sweep_every_minute() -> None:
     """Start missing clocks, breach overdue ones, escalate, and retry notices."""
     sla_sweep()
+
+
+@db_periodic_task(crontab(hour="3", minute="17"))
+def sla_rollup_rebuild_nightly() -> None:
+    """Rebuild the report rollup of every month, catching changes made outside the clock (e.g. reassignment)."""
+    from tandem.sla.selectors import months_with_handoffs
+
+    sla_rollup_refresh(months=months_with_handoffs())
