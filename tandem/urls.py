@@ -8,6 +8,7 @@ urlpatterns = [
     path("contract/", include("tandem.contract.urls")),
     path("imports/", include("tandem.imports.urls")),
     path("scoring/", include("tandem.scoring.urls")),
+    path("scorecard/", include("tandem.analytics.urls")),
     path("predict/", include("tandem.predict.urls")),
     path("handoff/", include("tandem.handoff.urls")),
     path("attribution/", include("tandem.attribution.urls")),
