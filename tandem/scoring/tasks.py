@@ -25,13 +25,22 @@ def score_person_refresh(person_id: int, engagement_section: dict, contract_vers
 
 @db_task(retries=3, retry_delay=5)
 def touchpoint_recorded(person_id: int) -> int:
-    """Refresh a person's engagement score under the contract in force, now; what a new touchpoint queues."""
+    """Refresh a person's engagement score under the contract in force, now; what a new touchpoint queues.
+
+    A person whose new score crosses the MQL thresholds becomes MQL right away (and is handed to sales).
+    """
+    from tandem.contract.qualification import person_qualify
     from tandem.contract.selectors import active_version
+    from tandem.crm.models import Person
 
     version = active_version()
-    return services.score_person_refresh(
+    changed = services.score_person_refresh(
         person_id=person_id,
         rules=engagement_rules_parse(version.document["engagement"]),
         as_of=timezone.now(),
         contract_version=version.number,
     )
+    person = Person.objects.filter(pk=person_id).first()
+    if person is not None:
+        person_qualify(person=person, version=version)
+    return changed

@@ -1,0 +1,93 @@
+"""The hand-off's journey in a real Chromium: a lead crosses the MQL threshold, is routed to the territory's
+rep, the rep rejects with a reason, and marketing's report shows that reason against the campaign."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tandem.campaigns.models import Campaign
+from tandem.crm.models import Person
+from tandem.crm.tests.factories import make_account, make_person
+from tandem.crm.tests.test_browser import _click_and_wait, _console_errors, _sign_in, _sign_out, _wait_for_text
+from tandem.engagement.models import Touchpoint
+from tandem.handoff.models import Handoff
+from tandem.handoff.tests.factories import use_routing
+from tandem.scoring.services import score_refresh_queue
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def pat(cast):
+    """A VP at a European software company who came from the autumn webinar: fit 90, engagement 30 so far."""
+    use_routing(
+        {
+            "rules": [
+                {
+                    "name": "EMEA",
+                    "when": 'account.region == "EMEA"',
+                    "team": "Sales",
+                    "reps": [{"email": "erin@example.com"}],
+                },
+                {"name": "Everyone else", "team": "Sales", "reps": [{"email": "sam@example.com"}]},
+            ]
+        }
+    )
+    now = timezone.now()
+    Campaign.objects.create(
+        name="Autumn webinar", channel="events", utm_campaign="autumn-webinar", created_at=now, updated_at=now
+    )
+    account = make_account(name="Initech", domain="initech.example", region="EMEA", industry="Software")
+    person = make_person(
+        email="pat@initech.example",
+        first_name="Pat",
+        last_name="Prospect",
+        account=account,
+        utm_campaign="autumn-webinar",
+        source="webinar",
+    )
+    Person.objects.filter(pk=person.pk).update(fit_score=90)
+    Touchpoint.objects.create(person=person, type="form_submit", occurred_at=now - dt.timedelta(minutes=1))
+    return person
+
+
+def test_an_mql_is_routed_to_the_territory_rep_who_rejects_it_and_marketing_sees_why(browser, live_server, cast, pat):
+    # The webinar visit lifts engagement to 45: the refresh on the worker (in-process here) makes Pat MQL,
+    # and the MQL is routed to Erin, who covers EMEA.
+    Touchpoint.objects.create(person=pat, type="webinar", occurred_at=timezone.now())
+    score_refresh_queue(person_id=pat.pk)
+    pat.refresh_from_db()
+    assert (pat.engagement_score, pat.lifecycle_stage_id, pat.owner) == (45, "mql", cast.ae)
+    handoff = Handoff.objects.get(person=pat)
+
+    _sign_in(browser, live_server, "erin@example.com")
+    _click_and_wait(browser, "link text", "Hand-offs")
+    mine = _wait_for_text(browser, "#my-handoffs", "Pat Prospect")
+    assert "Initech" in mine and "Pending" in mine
+    _click_and_wait(browser, "link text", "Pat Prospect")
+    panel = _wait_for_text(browser, "#handoff-panel", "Erin AE")
+    assert 'rule \'EMEA\' (account.region "EMEA" = "EMEA")' in panel
+
+    # Rejecting without a reason is refused, and says which field is missing.
+    _click_and_wait(browser, "id", f"reject-{handoff.pk}")
+    assert "reason: A reason is required" in _wait_for_text(browser, ".messages", "reason")
+    assert Handoff.objects.get(pk=handoff.pk).status == "pending"
+
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", f"reject-reason-{handoff.pk}")).select_by_value("bad_timing")
+    browser.find_element("id", f"reject-note-{handoff.pk}").send_keys("Budget opens in Q3")
+    _click_and_wait(browser, "id", f"reject-{handoff.pk}")
+    assert _wait_for_text(browser, "#current-stage", "Recycled") == "Recycled"
+    assert "bad_timing → Recycled: Budget opens in Q3" in browser.find_element("id", "handoff-rejection").text
+    assert _console_errors(browser) == []
+    _sign_out(browser)
+
+    _sign_in(browser, live_server, "alice@example.com")
+    _click_and_wait(browser, "link text", "Hand-offs")
+    _click_and_wait(browser, "link text", "Reports & goals")
+    report = _wait_for_text(browser, "#acceptance", "Autumn webinar")
+    row = next(line for line in report.splitlines() if line.startswith("Autumn webinar"))
+    assert row == "Autumn webinar 0 1 0% 0 Bad timing: 1"
+    assert _console_errors(browser) == []
