@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
-from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Avg, Count, DecimalField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -428,6 +428,7 @@ def scorecard_tiles(filters: ScorecardFilters, period: Period) -> list[Tile]:
         revenue=Sum("amount"), customers=Count("account_id", distinct=True)
     )
     revenue, customers = float(history["revenue"] or 0), history["customers"]
+    predicted = predicted_clv(filters)
     tiles.append(
         Tile(
             key="clv",
@@ -435,12 +436,35 @@ def scorecard_tiles(filters: ScorecardFilters, period: Period) -> list[Tile]:
             value=kpis.historical_clv(revenue, customers),
             unit="money",
             glossary="Customer lifetime value",
-            detail=f"won revenue to date {revenue:,.0f} / {customers} customers",
+            detail=f"won revenue to date {revenue:,.0f} / {customers} customers; "
+            + (
+                f"predicted (fit v{predicted['fit']}) mean {predicted['mean']:,.0f} "
+                f"over {predicted['accounts']} accounts"
+                if predicted
+                else "predicted: not available yet (no lifetime-value fit)"
+            ),
             parts={"revenue": revenue, "customers": customers},
             drill=_drill("opportunities", filters, outcome="won", close_until=_day(period.end)),
         )
     )
     return tiles
+
+
+def predicted_clv(filters: ScorecardFilters) -> dict | None:
+    """The mean predicted lifetime value of the accounts valued by the latest fit (tandem/clv), in the segment."""
+    from tandem.clv.models import CustomerValue
+
+    values = CustomerValue.objects.filter(account__isnull=False)
+    if filters.icp_tier is not None:
+        values = values.filter(account__icp_tier=filters.icp_tier)
+    if filters.industry:
+        values = values.filter(account__industry=filters.industry)
+    if filters.region:
+        values = values.filter(account__region=filters.region)
+    found = values.aggregate(mean=Avg("predicted_value"), accounts=Count("id"), fit=Max("fit__version"))
+    if not found["accounts"]:
+        return None
+    return {"mean": float(found["mean"]), "accounts": found["accounts"], "fit": found["fit"]}
 
 
 def tiles_values(tiles: list[Tile]) -> dict:
