@@ -7,6 +7,7 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -41,7 +42,7 @@ from tandem.handoff.routing import (
     RoutingSection,
     routing_parse,
 )
-from tandem.lib.bulk_insert import BulkInserter, allocate_ids
+from tandem.lib.bulk_insert import BulkInserter, allocate_ids, loading
 from tandem.lib.rules import Facts, aggregate_values
 from tandem.users.models import Role, Team, User
 
@@ -414,8 +415,13 @@ def unrouted_mql_ids(*, since: dt.datetime, limit: int = 10_000) -> list[int]:
     )
 
 
+# A burst at least this large commits without waiting for the log flush on PostgreSQL: a crash may lose
+# the last burst's routing, never half of it, and the periodic sweep routes those MQLs again.
+ASYNC_COMMIT_FROM = 500
+
+
 def _route_batch(ids: list[int], section: RoutingSection, version: int, *, at: dt.datetime) -> list[Handoff]:
-    with transaction.atomic():
+    with loading() if len(ids) >= ASYNC_COMMIT_FROM else nullcontext(), transaction.atomic():
         # Lock first: a second worker routing the same burst waits, then finds these people routed.
         _lock_pools(section)
         person_columns = {column for rule in section.conditions for column in rule.person_columns}

@@ -24,5 +24,8 @@ def handoff_route(person_id: int) -> int:
 
 @db_periodic_task(crontab(minute="*/5"))
 def handoff_queue_drain() -> int:
-    """Every five minutes, give queued hand-offs to reps who have become available (back from time off, new day)."""
-    return services.handoffs_route_queued()
+    """Every five minutes: route MQLs of the last day that have no hand-off (missed while the worker was down),
+    and give queued hand-offs to reps who have become available (back from time off, a new day)."""
+    since = timezone.now() - BURST_WINDOW
+    routed = len(services.handoffs_route(person_ids=services.unrouted_mql_ids(since=since)))
+    return routed + services.handoffs_route_queued()

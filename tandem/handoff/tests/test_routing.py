@@ -303,3 +303,20 @@ def test_the_contract_refuses_a_bad_routing_section_at_its_path():
     assert ("routing.rules[1].reps[0].weight", "expected a number above 0 and at most 100, got -1.") in found
     assert any(path == "routing.rules[0].when" for path, _ in found)
     assert len(found) == 6
+
+
+@time_machine.travel(MONDAY_9, tick=False)
+def test_the_periodic_sweep_routes_mqls_missed_while_the_worker_was_down(cast):
+    from tandem.handoff.tasks import handoff_queue_drain, handoff_route
+
+    use_routing({"rules": [{"name": "Inbound", "team": "Sales", "reps": [{"email": "sam@example.com"}]}]})
+    missed = [make_mql(f"missed{index}@prospect.test") for index in range(3)]
+    old = make_mql("old@prospect.test")
+    Person.objects.filter(pk=old.pk).update(stage_entered_at=MONDAY_9 - dt.timedelta(days=2))
+    assert handoff_queue_drain.call_local() == 3
+    assert sorted(Handoff.objects.values_list("person_id", flat=True)) == [person.pk for person in missed]
+    assert handoff_queue_drain.call_local() == 0
+    # A routing task of one new MQL also routes the others of the last day still waiting.
+    late = [make_mql(f"late{index}@prospect.test") for index in range(2)]
+    assert handoff_route.call_local(late[0].pk) == 2
+    assert Handoff.objects.filter(person__in=late, assignee=cast.sdr).count() == 2
