@@ -13,6 +13,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -70,61 +71,76 @@ class SweepResult:
 # ---------------------------------------------------------------- starting the clock
 
 
-def sla_clocks_start(*, handoffs: Sequence[Handoff], at: dt.datetime | None = None) -> int:
-    """Start the clock of each assigned, open hand-off from when its assignee got it.
+def sla_clocks_prepare(*, handoffs: Sequence[Handoff], at: dt.datetime | None = None) -> list[Handoff]:
+    """Set the clock fields of each assigned, open hand-off in memory; returns those it set.
 
-    The due time is the policy's business minutes in the assignee's team calendar, skipping the
-    assignee's time off. The due-time task is scheduled once the transaction commits. Returns how
-    many clocks started.
+    The due time is the policy's business minutes from when the assignee got it, in the assignee's
+    team calendar, skipping the assignee's time off. The caller writes the rows (routing inserts a
+    burst with COPY) and then calls sla_clocks_started.
     """
+    assigned = [h for h in handoffs if h.assignee_id is not None and h.status == HandoffStatus.PENDING]
+    if not assigned:
+        return []
     section, _ = sla_section_in_force()
-    started: list[Handoff] = []
-    assignees = {
-        user.pk: user
-        for user in User.objects.filter(pk__in={h.assignee_id for h in handoffs if h.assignee_id}).select_related(
-            "team"
-        )
-    }
-    starts = [handoff.routed_at or at or timezone.now() for handoff in handoffs]
-    time_off = handoff_time_off(user_ids=list(assignees), since=min(starts) if starts else None)
-    for handoff in handoffs:
-        if handoff.assignee_id is None or handoff.status != HandoffStatus.PENDING:
-            continue
-        start = handoff.routed_at or at or timezone.now()
+    teams = dict(User.objects.filter(pk__in={h.assignee_id for h in assigned}).values_list("pk", "team__name"))
+    starts = [handoff.routed_at or at or timezone.now() for handoff in assigned]
+    time_off = handoff_time_off(user_ids=list(teams), since=min(starts))
+    for handoff, start in zip(assigned, starts, strict=True):
         policy = section.policy_for(icp_tier=handoff.icp_tier, segment=handoff.segment)
-        assignee = assignees[handoff.assignee_id]
-        calendar = team_calendar(section, assignee.team.name if assignee.team else None).calendar
+        calendar = team_calendar(section, teams.get(handoff.assignee_id)).calendar
         handoff.sla_policy = policy.key
         handoff.due_at = add_business_minutes(
-            calendar, start, policy.first_response_business_minutes, time_off=time_off.get(assignee.pk, ())
+            calendar, start, policy.first_response_business_minutes, time_off=time_off.get(handoff.assignee_id, ())
         )
         handoff.sla_status = SlaStatus.PENDING
         handoff.first_response_at = None
         handoff.response_business_minutes = None
-        started.append(handoff)
-    Handoff.objects.bulk_update(
-        started,
-        ["sla_policy", "due_at", "sla_status", "first_response_at", "response_business_minutes"],
-        batch_size=BATCH_SIZE,
-    )
-    sla_rollup_mark(created_at=[handoff.created_at for handoff in started])
-    timers = [(handoff.pk, handoff.due_at) for handoff in started]
-    if timers:
-        transaction.on_commit(lambda: _schedule_due(timers))
+    return assigned
+
+
+CLOCK_FIELDS = ["sla_policy", "due_at", "sla_status", "first_response_at", "response_business_minutes"]
+
+
+def sla_clocks_started(*, handoffs: Sequence[Handoff]) -> None:
+    """After the prepared hand-offs are written: mark the report's months, schedule the due-time tasks.
+
+    One task per distinct due time (a burst routed at one moment shares a handful), queued on commit.
+    """
+    if not handoffs:
+        return
+    sla_rollup_mark(created_at=[handoff.created_at for handoff in handoffs])
+    timers: dict[dt.datetime, list[int]] = defaultdict(list)
+    for handoff in handoffs:
+        timers[handoff.due_at].append(handoff.pk)
+    transaction.on_commit(lambda: _schedule_due(timers))
+
+
+def sla_clocks_start(*, handoffs: Sequence[Handoff], at: dt.datetime | None = None) -> int:
+    """Start the clocks of hand-offs already stored (prepare, update, started); returns how many."""
+    started = sla_clocks_prepare(handoffs=handoffs, at=at)
+    Handoff.objects.bulk_update(started, CLOCK_FIELDS, batch_size=BATCH_SIZE)
+    sla_clocks_started(handoffs=started)
     return len(started)
 
 
 def handoff_sla_start(*, handoff: Handoff, at: dt.datetime | None = None) -> Handoff:
-    """Start (or restart, for a new assignee) one hand-off's clock."""
+    """Start (or, for a new assignee, restart) one hand-off's clock; a breached clock stays breached."""
+    if handoff.sla_status not in (None, SlaStatus.PENDING):
+        return handoff
     sla_clocks_start(handoffs=[handoff], at=at)
     return handoff
 
 
-def _schedule_due(timers: list[tuple[int, dt.datetime]]) -> None:
+def _schedule_due(timers: dict[dt.datetime, list[int]]) -> None:
     from tandem.sla.tasks import sla_due
 
-    for handoff_id, due_at in timers:
-        sla_due.schedule(args=(handoff_id,), eta=due_at)
+    for due_at, handoff_ids in timers.items():
+        sla_due.schedule(args=(handoff_ids,), eta=due_at)
+
+
+def sla_clocks_check(*, handoff_ids: Sequence[int], now: dt.datetime | None = None) -> dict[int, str | None]:
+    """Check several clocks (the due-time task of hand-offs sharing a due time)."""
+    return {handoff_id: sla_clock_check(handoff_id=handoff_id, now=now) for handoff_id in handoff_ids}
 
 
 # ---------------------------------------------------------------- first response, met or breached

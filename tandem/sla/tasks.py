@@ -3,13 +3,13 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from tandem.sla.services import sla_breach_escalate, sla_clock_check, sla_delivery_send, sla_rollup_refresh, sla_sweep
+from tandem.sla.services import sla_breach_escalate, sla_clocks_check, sla_delivery_send, sla_rollup_refresh, sla_sweep
 
 
 @db_task()
-def sla_due(handoff_id: int) -> None:
-    """Scheduled at a hand-off's due time: met, or breached and notified. Running it twice is harmless."""
-    sla_clock_check(handoff_id=handoff_id)
+def sla_due(handoff_ids: list[int]) -> None:
+    """Scheduled at hand-offs' due time: each met, or breached and notified. Running it twice is harmless."""
+    sla_clocks_check(handoff_ids=handoff_ids)
 
 
 @db_task()

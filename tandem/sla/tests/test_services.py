@@ -75,7 +75,7 @@ def test_the_due_task_is_scheduled_at_the_due_time(cast, django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         handoff = _started(cast, at=new_york(2027, 3, 12, 16, 30))
     scheduled = [task for task in HUEY.scheduled() if task.name.endswith("sla_due")]
-    assert [(task.args, task.eta) for task in scheduled] == [((handoff.pk,), dt.datetime(2027, 3, 15, 13, 30))]
+    assert [(task.args, task.eta) for task in scheduled] == [(([handoff.pk],), dt.datetime(2027, 3, 15, 13, 30))]
     handoff.refresh_from_db()
     assert handoff.sla_status == SlaStatus.PENDING
     HUEY.flush()
