@@ -44,6 +44,13 @@ from tandem.handoff.routing import (
 )
 from tandem.lib.bulk_insert import BulkInserter, allocate_ids, loading
 from tandem.lib.rules import Facts, aggregate_values
+from tandem.sla.services import (
+    CLOCK_FIELDS,
+    handoff_sla_start,
+    sla_clocks_check,
+    sla_clocks_prepare,
+    sla_clocks_started,
+)
 from tandem.users.models import Role, Team, User
 
 ROUTABLE_ROLES = (Role.SDR, Role.AE)
@@ -260,6 +267,7 @@ def _write_decisions(
             line = shares.setdefault((decision.pool, user_id), [0.0, weight, decision.team_id, 0])
             line[0] += share
             line[3] += 1
+    clocks = sla_clocks_prepare(handoffs=[handoff for handoff, decision in decisions if decision.user_id], at=at)
     inserter = BulkInserter()
     if decisions and decisions[0][0].pk is None:
         for (handoff, _), pk in zip(decisions, allocate_ids(Handoff, len(decisions)), strict=True):
@@ -269,9 +277,10 @@ def _write_decisions(
     else:
         Handoff.objects.bulk_update(
             [handoff for handoff, _ in decisions],
-            ["routing_rule", "routing_reason", "team", "status", "assignee", "routed_at"],
+            ["routing_rule", "routing_reason", "team", "status", "assignee", "routed_at", *CLOCK_FIELDS],
             batch_size=BATCH_SIZE,
         )
+    sla_clocks_started(handoffs=clocks)
     lines = [
         {
             "pool": decision.pool,
@@ -581,6 +590,7 @@ def handoff_reassign(*, handoff: Handoff, by, to_user: User | None = None, reaso
         handoff.status = HandoffStatus.PENDING
         handoff.routed_at = at
         handoff.save(update_fields=["assignee", "status", "routed_at"])
+        handoff_sla_start(handoff=handoff, at=at)
         Person.objects.filter(pk=handoff.person_id).update(owner_id=to_user_id, updated_at=at)
         audit_record(
             by=by,
@@ -650,6 +660,7 @@ def handoff_accept(*, handoff: Handoff, by: User, note: str = "") -> Handoff:
             handoff.assignee = by
             handoff.routed_at = now
         handoff.save(update_fields=["status", "accepted_at", "decided_by", "assignee", "routed_at"])
+        sla_clocks_check(handoff_ids=[handoff.pk], now=now)  # a decision is a first response
         audit_record(
             by=by,
             action="handoff_accept",
@@ -715,6 +726,7 @@ def handoff_reject(*, handoff: Handoff, by: User, reason: str | None, note: str 
                 "routed_at",
             ]
         )
+        sla_clocks_check(handoff_ids=[handoff.pk], now=now)  # a decision is a first response
         audit_record(
             by=by,
             action="handoff_reject",
