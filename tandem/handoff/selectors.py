@@ -17,6 +17,7 @@ from tandem.handoff.models import (
     Notification,
     RoutingBalance,
     RoutingLedgerEntry,
+    TimeOff,
 )
 from tandem.users.models import Role, Team, User
 
@@ -59,6 +60,11 @@ def unread_notifications(user: User, limit: int = 50) -> list[Notification]:
 
 def notifications(user: User, limit: int = 100) -> list[Notification]:
     return list(Notification.objects.filter(user=user).order_by("-created_at", "-pk")[:limit])
+
+
+def upcoming_time_off(user: User) -> list[TimeOff]:
+    """The user's time off that has not ended yet, soonest first."""
+    return list(TimeOff.objects.filter(user=user, ends_at__gt=timezone.now()).order_by("starts_at")[:20])
 
 
 def managed_teams(user: User) -> QuerySet[Team]:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("team/", views.team_view, name="team"),
     path("reports/", views.reports, name="reports"),
     path("goals/", views.goal_set, name="goal-set"),
+    path("time-off/", views.time_off_create, name="time-off"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification-read"),
     path("<int:pk>/", views.handoff_detail, name="detail"),

@@ -51,9 +51,37 @@ def my_handoffs(request):
             "queued": selectors.team_queue(user.team_id)[:100] if user.team_id else [],
             "reasons": services.rejection_reasons(),
             "notifications": selectors.unread_notifications(user, limit=10),
+            "time_off": selectors.upcoming_time_off(user),
             "now": timezone.now(),
         },
     )
+
+
+@login_required
+@require_POST
+def time_off_create(request):
+    """Record the signed-in user's own time off: routing skips them during it."""
+    if not permissions.can_manage_time_off(request.user, request.user):
+        raise PermissionDenied("Your role cannot record time off.")
+    zone = timezone.get_current_timezone()
+    try:
+        starts_at = dt.datetime.fromisoformat(request.POST.get("starts_at", ""))
+        ends_at = dt.datetime.fromisoformat(request.POST.get("ends_at", ""))
+    except ValueError:
+        messages.error(request, "starts_at and ends_at: dates and times as YYYY-MM-DDTHH:MM.")
+        return redirect("handoff:mine")
+    if timezone.is_naive(starts_at):
+        starts_at = timezone.make_aware(starts_at, zone)
+    if timezone.is_naive(ends_at):
+        ends_at = timezone.make_aware(ends_at, zone)
+    try:
+        services.time_off_create(
+            user=request.user, starts_at=starts_at, ends_at=ends_at, by=request.user, note=request.POST.get("note", "")
+        )
+        messages.success(request, "Time off saved: no new hand-offs come to you during it.")
+    except ValidationError as error:
+        _messages_of(request, error)
+    return redirect("handoff:mine")
 
 
 @login_required

@@ -140,3 +140,19 @@ def test_rejecting_from_the_person_page_without_a_reason_says_so_and_changes_not
     client.force_login(cast.ae)
     assert client.post(f"/handoff/{handoff.pk}/accept/").status_code == 403
     assert Handoff.objects.get(pk=handoff.pk).status == "pending"
+
+
+def test_a_rep_records_their_own_time_off_from_their_queue_page(client, cast):
+    from tandem.handoff.models import TimeOff
+
+    client.force_login(cast.sdr)
+    response = client.post("/handoff/time-off/", {"starts_at": "2030-01-05T09:00", "ends_at": "2030-01-06T18:00"})
+    assert response.status_code == 302
+    (time_off,) = TimeOff.objects.filter(user=cast.sdr)
+    assert (time_off.starts_at, time_off.ends_at) == (
+        dt.datetime(2030, 1, 5, 9, 0, tzinfo=dt.UTC),
+        dt.datetime(2030, 1, 6, 18, 0, tzinfo=dt.UTC),
+    )
+    assert "2030-01-05 09:00" in client.get("/handoff/").content.decode()
+    client.post("/handoff/time-off/", {"starts_at": "2030-01-05T09:00", "ends_at": "2030-01-04T09:00"})
+    assert TimeOff.objects.count() == 1
