@@ -29,6 +29,7 @@ from tandem.campaigns.api import router as campaigns_router
 from tandem.clv.api import router as clv_router
 from tandem.contract.api import router as contract_router
 from tandem.contract.document import ContractInvalid
+from tandem.engagement.api import router as engagement_router
 from tandem.crm.api import router as crm_router
 from tandem.exports.api import router as exports_router
 from tandem.handoff.api import router as handoff_router
@@ -236,6 +237,7 @@ api.add_router("/", predict_router)
 api.add_router("/", handoff_router)
 api.add_router("/", attribution_router)
 api.add_router("/", clv_router)
+api.add_router("/", engagement_router)
 
 # Mounted last, so that it only answers paths no endpoint matched: with JSON, not the HTML 404 page.
 unmatched_router = Router(auth=None)

@@ -448,3 +448,66 @@ def person_merge(*, by, kept: Person, merged: Person) -> PersonMerge:
 
     score_refresh_queue(person_id=kept.pk)
     return record
+
+
+@dataclass
+class RetentionResult:
+    """What a retention pass removed: touchpoints before `cutoff`, the partitions dropped, the keys forgotten."""
+
+    cutoff: dt.datetime
+    touchpoints_deleted: int = 0
+    partitions_dropped: list[str] = field(default_factory=list)
+    keys_deleted: int = 0
+
+
+def retention_cutoff(*, months: int, now: dt.datetime) -> dt.datetime:
+    """The start of the month `months` months before `now`'s month (UTC): touchpoints before it go."""
+    year, month = now.astimezone(dt.UTC).year, now.astimezone(dt.UTC).month - months
+    while month < 1:
+        year, month = year - 1, month + 12
+    return dt.datetime(year, month, 1, tzinfo=dt.UTC)
+
+
+@transaction.atomic
+def touchpoints_retention_apply(*, by, months: int, now: dt.datetime | None = None) -> RetentionResult:
+    """Remove touchpoints (and their client event ids) older than `months` whole months; audited.
+
+    On PostgreSQL whole month partitions are dropped (instant, no vacuum debt) and the default
+    partition is trimmed; on SQLite the rows are deleted. `months` < 1 keeps everything.
+    """
+    from tandem.audit.models import AuditEntry
+
+    now = now or timezone.now()
+    if months < 1:
+        return RetentionResult(cutoff=dt.datetime.min.replace(tzinfo=dt.UTC))
+    result = RetentionResult(cutoff=retention_cutoff(months=months, now=now))
+    if partitions.is_partitioned():
+        with connection.cursor() as cursor:
+            # Deferred foreign-key checks of rows written in this transaction must run before a DROP.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"SELECT count(*) FROM {partitions.TABLE} WHERE occurred_at < %s", [result.cutoff])  # noqa: S608
+            result.touchpoints_deleted = cursor.fetchone()[0]
+            result.partitions_dropped = partitions.months_drop_before(cursor, result.cutoff)
+            cursor.execute(f"DELETE FROM {partitions.TABLE} WHERE occurred_at < %s", [result.cutoff])  # noqa: S608
+    else:
+        result.touchpoints_deleted, _ = Touchpoint.objects.filter(occurred_at__lt=result.cutoff).delete()
+    result.keys_deleted, _ = TouchpointKey.objects.filter(occurred_at__lt=result.cutoff).delete()
+    if result.touchpoints_deleted or result.keys_deleted:
+        AuditEntry.objects.create(
+            at=timezone.now(),
+            actor=None,
+            actor_label=as_actor(by).display[:190],
+            action="retention",
+            entity_type="engagement.touchpoint",
+            entity_id=0,
+            summary=f"Removed {result.touchpoints_deleted:,} touchpoints before {result.cutoff:%Y-%m-%d} "
+            f"(retention {months} months)",
+            before=None,
+            after={
+                "cutoff": result.cutoff.isoformat(),
+                "touchpoints": result.touchpoints_deleted,
+                "partitions": result.partitions_dropped,
+                "keys": result.keys_deleted,
+            },
+        )
+    return result
