@@ -29,8 +29,8 @@ from tandem.campaigns.api import router as campaigns_router
 from tandem.clv.api import router as clv_router
 from tandem.contract.api import router as contract_router
 from tandem.contract.document import ContractInvalid
-from tandem.engagement.api import router as engagement_router
 from tandem.crm.api import router as crm_router
+from tandem.engagement.api import router as engagement_router
 from tandem.exports.api import router as exports_router
 from tandem.handoff.api import router as handoff_router
 from tandem.integrations.models import ApiToken
