@@ -103,7 +103,8 @@ def test_serve_runs_the_web_server_and_worker_and_stops_both_on_sigterm(tmp_path
             assert time.monotonic() < deadline, output.read_text()
             time.sleep(0.2)
         try:
-            status = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).status  # noqa: S310
+            # The first request imports every app in the web worker; a busy machine may take a while.
+            status = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).status  # noqa: S310
         except urllib.error.HTTPError as error:
             status = error.code
         children = _children_of(serve.pid)
