@@ -204,6 +204,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TANDEM_MAX_REQUEST_BYTES", 1_048_576)
 API_DEFAULT_RATE_PER_MINUTE = env_int("TANDEM_API_RATE_PER_MINUTE", 600)
 # Event ingestion (docs/events.md): batch limits, how far from now an event's time may be, and
 # how many months of touchpoints to keep (0 keeps them all).
+# Uploaded import files: a wizard upload never started is discarded after this many hours; the
+# source file of a finished import after this many days (its error report stays).
+IMPORT_ABANDONED_HOURS = env_int("TANDEM_IMPORT_ABANDONED_HOURS", 24)
+IMPORT_SOURCE_RETENTION_DAYS = env_int("TANDEM_IMPORT_SOURCE_RETENTION_DAYS", 30)
 TANDEM_EVENTS_MAX_BATCH = env_int("TANDEM_EVENTS_MAX_BATCH", 1000)
 TANDEM_EVENTS_MAX_BATCH_BYTES = env_int("TANDEM_EVENTS_MAX_BATCH_BYTES", 1_048_576)
 TANDEM_EVENTS_MAX_AGE_DAYS = env_int("TANDEM_EVENTS_MAX_AGE_DAYS", 730)

@@ -16,3 +16,11 @@ def run_import(run_id: int) -> None:
 def resume_stalled_imports() -> None:
     """Queue again any run whose worker died mid-file, so the file still finishes."""
     import_runs_resume_stale()
+
+
+@db_periodic_task(crontab(minute="17"))
+def clean_import_uploads() -> None:
+    """Hourly: discard wizard uploads nobody ran, and stored import files past their retention."""
+    from tandem.imports.uploads import uploads_clean
+
+    uploads_clean()

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -404,3 +405,35 @@ def test_a_failed_run_shows_its_reason(client, cast, tmp_path):
     assert "The import stopped: the file vanished" in page
     assert "hx-trigger" not in page
     assert client.get(reverse("imports:errors", args=[run.pk])).status_code == 404
+
+
+def test_uploads_never_run_and_files_past_retention_are_discarded_but_runs_and_reports_stay(
+    client, cast, settings, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from tandem.imports.uploads import uploads_clean, uploads_dir
+
+    client.force_login(cast.marketing_manager)
+    with time_machine.travel(timezone.now() - dt.timedelta(days=40)):
+        imported = token_of(upload(client, csv_bytes(PEOPLE)))
+        mapping_post(client, imported, {0: "email", 1: "first_name", 2: "lifecycle_stage"})
+        press_run(client, imported, django_capture_on_commit_callbacks)
+        forgotten = token_of(upload(client, csv_bytes(PEOPLE)))
+    fresh = token_of(upload(client, csv_bytes(PEOPLE)))
+    run = ImportRun.objects.get()
+    report = run.error_file
+    assert Path(run.file_path).is_file() and Path(report).is_file()
+
+    assert uploads_clean() == {"abandoned_uploads": 1, "expired_files": 1}
+    assert sorted(folder.name for folder in uploads_dir().iterdir()) == [fresh]
+    run.refresh_from_db()
+    assert (run.status, run.file_path, run.created_count) == (ImportStatus.DONE, "", 2)
+    assert Path(report).is_file()
+    assert client.get(reverse("imports:detail", args=[run.pk])).status_code == 200
+    assert client.get(reverse("imports:mapping", args=[forgotten])).status_code == 404
+    assert AuditEntry.objects.filter(action="import_file_discard", entity_id=run.pk).count() == 1
+    assert uploads_clean() == {"abandoned_uploads": 0, "expired_files": 0}
