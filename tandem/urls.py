@@ -10,6 +10,7 @@ urlpatterns = [
     path("scoring/", include("tandem.scoring.urls")),
     path("scorecard/", include("tandem.analytics.urls")),
     path("predict/", include("tandem.predict.urls")),
+    path("handoff/sla/", include("tandem.sla.urls")),
     path("handoff/", include("tandem.handoff.urls")),
     path("attribution/", include("tandem.attribution.urls")),
     path("clv/", include("tandem.clv.urls")),
