@@ -467,6 +467,27 @@ def predicted_clv(filters: ScorecardFilters) -> dict | None:
     return {"mean": float(found["mean"]), "accounts": found["accounts"], "fit": found["fit"]}
 
 
+TILES_CACHE_SECONDS = 60
+
+
+def record_version() -> int:
+    """The newest stage change's id: part of the cache key, so a new stage change is counted at once."""
+    return StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def scorecard_tiles_cached(filters: ScorecardFilters, period: Period) -> list[Tile]:
+    """scorecard_tiles, kept for up to a minute per view and period (and recomputed as soon as a stage
+    change is recorded): everyone opening the scorecard in a meeting shares one computation."""
+    from django.core.cache import cache
+
+    key = f"scorecard:v1:{filters.key or 'all'}:{period.kind}:{period.key}:{record_version()}"
+    tiles = cache.get(key)
+    if tiles is None:
+        tiles = scorecard_tiles(filters, period)
+        cache.set(key, tiles, TILES_CACHE_SECONDS)
+    return tiles
+
+
 def tiles_values(tiles: list[Tile]) -> dict:
     """What a snapshot keeps of a scorecard: each KPI's value and parts."""
     return {tile.key: {"value": tile.value, "parts": tile.parts} for tile in tiles}

@@ -12,6 +12,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -71,14 +73,39 @@ def _period_choices(period: Period, today: dt.date) -> list[tuple[str, str]]:
     return choices
 
 
+def _options(choices, selected: str, blank: str = "") -> str:
+    """<option> tags for a filter menu, built once in Python rather than looped in the template (hundreds of
+    campaigns and owners); labels are escaped."""
+    options = [("", blank)] if blank else []
+    options += [(str(value), str(label)) for value, label in choices]
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((value, mark_safe(" selected") if value == selected else "", label) for value, label in options),  # noqa: S308 - a constant
+    )
+
+
+def _filter_menus(request, period: Period, today: dt.date) -> dict:
+    choices = selectors.filter_choices()
+    value = request.GET.get
+    return {
+        "period": _options(_period_choices(period, today), period.key),
+        "icp_tier": _options([(tier, f"Tier {tier}") for tier in (1, 2, 3)], value("icp_tier", ""), "Any"),
+        "industry": _options([(item, item) for item in choices["industries"]], value("industry", ""), "Any"),
+        "region": _options([(item, item) for item in choices["regions"]], value("region", ""), "Any"),
+        "campaign": _options(choices["campaigns"], value("campaign", ""), "Any"),
+        "channel": _options(Channel.choices, value("channel", ""), "Any"),
+        "team": _options(choices["teams"], value("team", ""), "Any"),
+        "owner": _options([(pk, name or email) for pk, name, email in choices["owners"]], value("owner", ""), "Anyone"),
+    }
+
+
 def _base_context(request, period: Period, filters, today: dt.date) -> dict:
     return {
         "period": period,
         "filters": filters,
-        "period_choices": _period_choices(period, today),
-        "choices": selectors.filter_choices(),
-        "channels": Channel.choices,
-        "values": {name: request.GET.get(name, "") for name in FILTER_NAMES},
+        # An htmx swap replaces the results only; the menus stay on the page.
+        "menus": {} if request.htmx else _filter_menus(request, period, today),
         "query": _query(request),
         "saved_views": selectors.saved_views_for(request.user),
         "can_share": permissions.can_share_view(request.user),
@@ -129,7 +156,7 @@ def _glossary_url(term: str) -> str:
 
 def scorecard_context(filters, period: Period, today: dt.date) -> dict:
     """The tiles of one period with their change, sparkline, drill-down and glossary links."""
-    tiles = selectors.scorecard_tiles(filters, period)
+    tiles = selectors.scorecard_tiles_cached(filters, period)
     history = period.history(HISTORY_PERIODS)
     past = services.period_values(filters=filters, periods=history[:-1], today=today)
     currency = selectors.reporting_currency()

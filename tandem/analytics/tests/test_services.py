@@ -127,3 +127,13 @@ def test_revenue_target_input_is_checked_by_field(company, cast):
         period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 3, 31), amount=15000, by=cast.leadership
     )
     assert RevenueTarget.objects.get().amount == 15000
+
+
+def test_the_cached_tiles_count_a_new_stage_change_at_once(company, cast):
+    with time_machine.travel(dt.datetime(2026, 5, 4, 9, tzinfo=dt.UTC), tick=False):
+        first = {tile.key: tile for tile in selectors.scorecard_tiles_cached(ALL, Q2)}["mqls"].value
+        again = {tile.key: tile for tile in selectors.scorecard_tiles_cached(ALL, Q2)}["mqls"].value
+        person = make_person(email="late@gamma.example")
+        crm_services.lifecycle_transition(person=person, to_stage="mql", by=cast.marketer, reason="form")
+        after = {tile.key: tile for tile in selectors.scorecard_tiles_cached(ALL, Q2)}["mqls"].value
+    assert (first, again, after) == (0, 0, 1)
