@@ -19,8 +19,11 @@ from tandem.attribution.selectors import (
     NO_CAMPAIGN,
     PERSON,
     SECONDS_PER_DAY,
+    EpochSeconds,
     JourneySet,
+    TouchTable,
     journeys_for,
+    touch_table,
 )
 from tandem.campaigns.models import Campaign, Channel
 from tandem.crm.models import Account, Opportunity, Person, StageChange
@@ -124,26 +127,35 @@ def mql_outcomes(person_ids: list[int], mql_times: list[float]) -> list[tuple[st
     """(outcome, reason) of each MQL: accepted, rejected (with the reason) or pending.
 
     The hand-off record decides when there is one for that MQL (the first hand-off made from the MQL
-    on); otherwise the stage history does: a move on to SAL or later is an acceptance, a move to Recycled
-    or Disqualified a rejection, with the stage change's reason.
+    on); otherwise the stage history does: the first move after the MQL on to SAL or later is an
+    acceptance, to Recycled or Disqualified a rejection, with the stage change's reason.
     """
     from tandem.handoff.models import Handoff, HandoffStatus
 
-    people = sorted(set(person_ids))
+    if not person_ids:
+        return []
+    # Read by time rather than by a list of thousands of ids: everything from the first MQL on.
+    people = set(person_ids)
+    since = dt.datetime.fromtimestamp(min(mql_times) - 60, tz=dt.UTC)
     handoffs: dict[int, list] = {}
     for person_id, created_at, status, reason in (
-        Handoff.objects.filter(person_id__in=people)
+        Handoff.objects.filter(created_at__gte=since)
+        .annotate(seconds=EpochSeconds("created_at"))
         .order_by("created_at", "id")
-        .values_list("person_id", "created_at", "status", "rejection_reason")
+        .values_list("person_id", "seconds", "status", "rejection_reason")
     ):
-        handoffs.setdefault(person_id, []).append((created_at.timestamp(), status, reason))
+        if person_id in people:
+            handoffs.setdefault(person_id, []).append((created_at, status, reason))
     changes: dict[int, list] = {}
+    deciding = (*ACCEPTED_STAGES, *REJECTED_STAGES)
     for person_id, at, to_stage, reason in (
-        StageChange.objects.filter(person_id__in=people)
+        StageChange.objects.filter(at__gte=since, person__isnull=False, to_stage_id__in=deciding)
+        .annotate(seconds=EpochSeconds("at"))
         .order_by("at", "id")
-        .values_list("person_id", "at", "to_stage_id", "reason")
+        .values_list("person_id", "seconds", "to_stage_id", "reason")
     ):
-        changes.setdefault(person_id, []).append((at.timestamp(), to_stage, reason))
+        if person_id in people:
+            changes.setdefault(person_id, []).append((at, to_stage, reason))
     labels = _reason_labels()
     outcomes = []
     for person_id, mql_at in zip(person_ids, mql_times, strict=True):
@@ -173,48 +185,80 @@ def _reason_labels() -> dict[str, str]:
 
 
 def _reached_onward(person_ids: list[int], mql_times: list[float]) -> list[bool]:
+    if not person_ids:
+        return []
+    since = dt.datetime.fromtimestamp(min(mql_times), tz=dt.UTC)
+    people = set(person_ids)
     reached: dict[int, list[float]] = {}
-    for person_id, at in StageChange.objects.filter(
-        person_id__in=set(person_ids), to_stage_id__in=ONWARD_STAGES
-    ).values_list("person_id", "at"):
-        reached.setdefault(person_id, []).append(at.timestamp())
+    for person_id, at in (
+        StageChange.objects.filter(at__gte=since, person__isnull=False, to_stage_id__in=ONWARD_STAGES)
+        .annotate(seconds=EpochSeconds("at"))
+        .values_list("person_id", "seconds")
+    ):
+        if person_id in people:
+            reached.setdefault(person_id, []).append(at)
     return [
         any(at >= mql_at for at in reached.get(person_id, []))
         for person_id, mql_at in zip(person_ids, mql_times, strict=True)
     ]
 
 
-def closed_loop(start: dt.datetime, end: dt.datetime, policy: AttributionPolicy) -> tuple[dict, dict]:
+def closed_loop(
+    start: dt.datetime,
+    end: dt.datetime,
+    policy: AttributionPolicy,
+    *,
+    touches: TouchTable | None = None,
+    mqls: JourneySet | None = None,
+) -> tuple[dict, dict]:
     """The closed loop of the MQLs of the period, per campaign id and per channel name they touched."""
-    mqls = journeys_for("mql", start, end, policy=policy)
+    if mqls is None:
+        mqls = journeys_for("mql", start, end, policy=policy, touches=touches)
     events = mqls.events
     converting = [index for index, converted in enumerate(events.converted) if converted]
+    if not converting:
+        return {}, {}
     people = [events.person_id[index] for index in converting]
     times = [events.at[index] for index in converting]
     outcomes = mql_outcomes(people, times)
     onward = _reached_onward(people, times)
-    by_campaign: dict = {}
-    by_channel: dict = {}
-    offsets = mqls.by_campaign.offsets
-    for number, index in enumerate(converting):
-        low, high = offsets[index], offsets[index + 1]
-        campaigns = {mqls.campaign_ids[i] for i in np.unique(mqls.by_campaign.channel[low:high])}
-        channels = {mqls.by_channel.channel_names[i] for i in np.unique(mqls.by_channel.channel[low:high])}
-        outcome, reason = outcomes[number]
-        for key, table in [(campaign, by_campaign) for campaign in campaigns] + [
-            (channel, by_channel) for channel in channels
-        ]:
-            loop = table.setdefault(key, ClosedLoop())
-            loop.mqls += 1
-            loop.onward += int(onward[number])
-            if outcome == "accepted":
-                loop.accepted += 1
-            elif outcome == "rejected":
-                loop.rejected += 1
-                loop.reasons[reason] += 1
-            else:
-                loop.pending += 1
-    return by_campaign, by_channel
+    accepted = np.array([outcome == "accepted" for outcome, _ in outcomes], dtype=float)
+    rejected = np.array([outcome == "rejected" for outcome, _ in outcomes], dtype=float)
+    reached = np.asarray(onward, dtype=float)
+    number_of = np.full(len(events), -1, dtype=np.int64)
+    number_of[converting] = np.arange(len(converting))
+
+    def tally(journeys: Journeys, keys: list) -> dict:
+        """Each MQL counted once for every campaign (or channel) its journey touched."""
+        journey = journeys.journey_of_touch()
+        inside = number_of[journey] >= 0
+        size = max(1, journeys.channel_count)
+        pairs = np.unique(journey[inside] * size + journeys.channel[inside])
+        number, key = number_of[pairs // size], pairs % size
+        counts = {
+            name: np.bincount(key, weights=weights, minlength=size)
+            for name, weights in (
+                ("mqls", np.ones(len(number))),
+                ("accepted", accepted[number]),
+                ("rejected", rejected[number]),
+                ("onward", reached[number]),
+            )
+        }
+        loops = {}
+        for index in np.nonzero(counts["mqls"])[0]:
+            loop = ClosedLoop(
+                mqls=int(counts["mqls"][index]),
+                accepted=int(counts["accepted"][index]),
+                rejected=int(counts["rejected"][index]),
+                onward=int(counts["onward"][index]),
+            )
+            loop.pending = loop.mqls - loop.accepted - loop.rejected
+            loops[keys[index]] = loop
+        for pair_number, pair_key in zip(number[rejected[number] > 0], key[rejected[number] > 0], strict=True):
+            loops[keys[pair_key]].reasons[outcomes[pair_number][1]] += 1
+        return loops
+
+    return tally(mqls.by_campaign, mqls.campaign_ids), tally(mqls.by_channel, mqls.by_channel.channel_names)
 
 
 def attribution_report(
@@ -228,11 +272,15 @@ def attribution_report(
 ) -> AttributionReport:
     """Credit of one conversion in [start, end) per campaign and per channel under each model."""
     policy = policy or current_policy()
-    journey_set = journeys_for(conversion, start, end, policy=policy)
+    touches = touch_table(start - dt.timedelta(days=policy.lookback_days), end)
+    journey_set = journeys_for(conversion, start, end, policy=policy, touches=touches)
     keys = list(models) if models else list(MODEL_KEYS)
     by_campaign = attribute_all(journey_set.by_campaign, settings=policy.settings, models=keys)
     by_channel = attribute_all(journey_set.by_channel, settings=policy.settings, models=keys)
-    loops_campaign, loops_channel = closed_loop(start, end, policy) if with_closed_loop else ({}, {})
+    loops_campaign, loops_channel = ({}, {})
+    if with_closed_loop:
+        same = journey_set if conversion == "mql" else None
+        loops_campaign, loops_channel = closed_loop(start, end, policy, touches=touches, mqls=same)
     campaign_ids = journey_set.campaign_ids
     campaigns = {
         campaign.id: campaign for campaign in Campaign.objects.filter(id__in=[cid for cid in campaign_ids if cid])

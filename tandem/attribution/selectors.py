@@ -16,7 +16,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db.models import Q
+from django.db import connection
+from django.db.models import F, FloatField, Func, Q, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from tandem.attribution.contract_sections import AttributionPolicy, attribution_policy
 from tandem.attribution.journeys import Journeys
@@ -61,6 +63,18 @@ class Events:
         self.person_id.append(person)
         self.opportunity_id.append(opportunity)
 
+    def extend(self, kind, subjects, seconds, converted, label) -> None:
+        """Many events of people at once, without value (stage entries, people who did not convert)."""
+        count = len(subjects)
+        self.subject_kind += [kind] * count
+        self.subject_id += list(subjects)
+        self.at += list(seconds)
+        self.value += [0.0] * count
+        self.converted += [converted] * count
+        self.label += [label] * count
+        self.person_id += list(subjects) if kind == PERSON else [None] * count
+        self.opportunity_id += [None] * count
+
     def __len__(self) -> int:
         return len(self.at)
 
@@ -88,37 +102,126 @@ def _seconds(moment: dt.datetime) -> float:
     return moment.timestamp()
 
 
+class EpochSeconds(Func):
+    """A timestamp column as seconds since 1970 UTC, computed by the database (reading datetimes is slow)."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # julianday works in whole milliseconds; rounding to them keeps whole seconds exact.
+        template = "(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000.0) / 1000.0)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+@dataclass
+class TouchTable:
+    """Touchpoints of known people in a time range, as arrays; read once and shared by several reports."""
+
+    since: dt.datetime
+    until: dt.datetime
+    touch_id: np.ndarray
+    person: np.ndarray
+    account: np.ndarray  # -1 for people without an account
+    seconds: np.ndarray
+    campaign: np.ndarray  # index into campaign_ids
+    channel: np.ndarray  # index into channel_keys
+    campaign_ids: list[int | None]
+    channel_keys: list[str]
+
+    def covers(self, since: dt.datetime, until: dt.datetime) -> bool:
+        return self.since <= since and until <= self.until
+
+
+def touch_table(since: dt.datetime, until: dt.datetime) -> TouchTable:
+    """The touchpoints of people from `since` to `until` (both included), campaigns and channels numbered.
+
+    Read through a plain cursor into columns: a year of touchpoints is hundreds of thousands of rows.
+    """
+    query = (
+        Touchpoint.objects.filter(occurred_at__gte=since, occurred_at__lte=until, person__isnull=False)
+        .annotate(
+            seconds=EpochSeconds("occurred_at"),
+            account_or_none=Coalesce(F("person__account_id"), Value(-1)),
+            campaign_or_none=Coalesce(F("campaign_id"), Value(0)),
+            channel_key=Coalesce(NullIf(F("channel"), Value("")), F("campaign__channel"), Value("")),
+        )
+        .values_list("id", "person_id", "account_or_none", "seconds", "campaign_or_none", "channel_key")
+        .order_by()
+    )
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+    # Numbering by dictionary is faster than sorting hundreds of thousands of values.
+    campaign_index: dict[int, int] = {}
+    campaign = np.fromiter(
+        (campaign_index.setdefault(value, len(campaign_index)) for value in columns[4]), dtype=np.int32, count=len(rows)
+    )
+    channel_index: dict[str, int] = {}
+    channel = np.fromiter(
+        (channel_index.setdefault(value, len(channel_index)) for value in columns[5]), dtype=np.int32, count=len(rows)
+    )
+    return TouchTable(
+        since=since,
+        until=until,
+        touch_id=np.asarray(columns[0], dtype=np.int64),
+        person=np.asarray(columns[1], dtype=np.int64),
+        account=np.asarray(columns[2], dtype=np.int64),
+        seconds=np.asarray(columns[3], dtype=np.float64),
+        campaign=campaign,
+        channel=channel,
+        campaign_ids=[value or None for value in campaign_index],
+        channel_keys=list(channel_index),
+    )
+
+
 def _window(field_name: str, start: dt.datetime, end: dt.datetime) -> Q:
     return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
 
 
-def conversion_events(conversion: str, start: dt.datetime, end: dt.datetime) -> Events:
+def _touched(start: dt.datetime, end: dt.datetime, touches: "TouchTable | None", *, accounts: bool) -> set[int]:
+    """The people (or accounts) with a touch in [start, end), from the table when it covers the period."""
+    if touches is not None and touches.covers(start, end):
+        inside = (touches.seconds >= _seconds(start)) & (touches.seconds < _seconds(end))
+        subjects = touches.account[inside] if accounts else touches.person[inside]
+        return {int(subject) for subject in np.unique(subjects) if subject >= 0}
+    column = "person__account_id" if accounts else "person_id"
+    query = Touchpoint.objects.filter(_window("occurred_at", start, end), **{f"{column}__isnull": False})
+    return set(query.order_by().values_list(column, flat=True).distinct())
+
+
+def conversion_events(
+    conversion: str, start: dt.datetime, end: dt.datetime, *, touches: "TouchTable | None" = None
+) -> Events:
     """The conversions of one kind in [start, end) and the journeys that did not convert (module docstring)."""
     if conversion not in CONVERSIONS:
         raise ValueError(f"unknown conversion '{conversion}'; expected one of {', '.join(CONVERSIONS)}")
     events = Events()
     end_seconds = _seconds(end)
     if conversion == "person_created":
-        for person_id, created_at in Person.objects.filter(_window("created_at", start, end)).values_list(
-            "id", "created_at"
-        ):
-            events.add(PERSON, person_id, _seconds(created_at), 0.0, True, "Person created", person=person_id)
+        created = (
+            Person.objects.filter(_window("created_at", start, end))
+            .annotate(seconds=EpochSeconds("created_at"))
+            .values_list("id", "seconds")
+        )
+        for person_id, seconds in created.order_by("created_at", "id"):
+            events.add(PERSON, person_id, seconds, 0.0, True, "Person created", person=person_id)
     elif conversion in ("mql", "sql"):
         label = CONVERSIONS[conversion]
-        converted_people = set()
-        changes = StageChange.objects.filter(
-            _window("at", start, end), person__isnull=False, to_stage_id=conversion
-        ).values_list("person_id", "at")
-        for person_id, at in changes.order_by("at", "id"):
-            events.add(PERSON, person_id, _seconds(at), 0.0, True, label, person=person_id)
-            converted_people.add(person_id)
-        touched = (
-            Touchpoint.objects.filter(_window("occurred_at", start, end), person__isnull=False)
-            .values_list("person_id", flat=True)
-            .distinct()
+        changes = (
+            StageChange.objects.filter(_window("at", start, end), person__isnull=False, to_stage_id=conversion)
+            .annotate(seconds=EpochSeconds("at"))
+            .values_list("person_id", "seconds")
         )
-        for person_id in sorted(set(touched) - converted_people):
-            events.add(PERSON, person_id, end_seconds, 0.0, False, f"No {label}", person=person_id)
+        rows = list(changes.order_by("at", "id"))
+        events.extend(PERSON, [row[0] for row in rows], [row[1] for row in rows], True, label)
+        converted_people = {row[0] for row in rows}
+        missed = sorted(_touched(start, end, touches, accounts=False) - converted_people)
+        events.extend(PERSON, missed, [end_seconds] * len(missed), False, f"No {label}")
     elif conversion == "opportunity_created":
         converted_accounts = set()
         opportunities = Opportunity.objects.filter(_window("created_at", start, end)).values_list(
@@ -130,13 +233,9 @@ def conversion_events(conversion: str, start: dt.datetime, end: dt.datetime) -> 
             events.add(kind, subject, _seconds(created_at), float(amount), True, label, person_id, opportunity_id)
             if account_id:
                 converted_accounts.add(account_id)
-        touched = (
-            Touchpoint.objects.filter(_window("occurred_at", start, end), person__account__isnull=False)
-            .values_list("person__account_id", flat=True)
-            .distinct()
-        )
-        for account_id in sorted(set(touched) - converted_accounts):
-            events.add(ACCOUNT, account_id, end_seconds, 0.0, False, "No opportunity")
+        touched = _touched(start, end, touches, accounts=True)
+        missed = sorted(touched - converted_accounts)
+        events.extend(ACCOUNT, missed, [end_seconds] * len(missed), False, "No opportunity")
     else:  # closed_won; closed lost in the period are the journeys that did not convert
         closed = Opportunity.objects.filter(is_closed=True).filter(
             _window("closed_at", start, end) | (Q(closed_at__isnull=True) & _window("close_date", start, end))
@@ -194,37 +293,27 @@ def _touch_ranges(
 
 
 def journeys_for(
-    conversion: str, start: dt.datetime, end: dt.datetime, *, policy: AttributionPolicy | None = None
+    conversion: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    policy: AttributionPolicy | None = None,
+    touches: TouchTable | None = None,
 ) -> JourneySet:
-    """Every journey of one conversion in [start, end): touches within the lookback window before each."""
+    """Every journey of one conversion in [start, end): touches within the lookback window before each.
+
+    `touches` may be a table read before for a range covering [start - lookback, end], to read them once.
+    """
     if policy is None:
         from tandem.contract.selectors import active_document
 
         policy = attribution_policy(active_document())
-    events = conversion_events(conversion, start, end)
     lookback = dt.timedelta(days=policy.lookback_days)
-    touches = (
-        Touchpoint.objects.filter(occurred_at__gte=start - lookback, occurred_at__lte=end, person__isnull=False)
-        .values_list(
-            "id", "person_id", "person__account_id", "occurred_at", "campaign_id", "channel", "campaign__channel"
-        )
-        .order_by()
-    )
-    rows = list(touches)
-    count = len(rows)
-    touch_id = np.fromiter((row[0] for row in rows), dtype=np.int64, count=count)
-    touch_person = np.fromiter((row[1] for row in rows), dtype=np.int64, count=count)
-    touch_account = np.fromiter((row[2] or -1 for row in rows), dtype=np.int64, count=count)
-    touch_time = np.fromiter((row[3].timestamp() for row in rows), dtype=np.float64, count=count)
-
-    campaign_index: dict[int | None, int] = {}
-    channel_index: dict[str, int] = {}
-    touch_campaign = np.empty(count, dtype=np.int32)
-    touch_channel = np.empty(count, dtype=np.int32)
-    for number, row in enumerate(rows):
-        touch_campaign[number] = campaign_index.setdefault(row[4], len(campaign_index))
-        channel = row[5] or row[6] or ""
-        touch_channel[number] = channel_index.setdefault(channel, len(channel_index))
+    if touches is None or not touches.covers(start - lookback, end):
+        touches = touch_table(start - lookback, end)
+    events = conversion_events(conversion, start, end, touches=touches)
+    touch_id, touch_person, touch_account = touches.touch_id, touches.person, touches.account
+    touch_time, touch_campaign, touch_channel = touches.seconds, touches.campaign, touches.channel
 
     kind = np.asarray(events.subject_kind, dtype=np.int64)
     subject = np.asarray(events.subject_id, dtype=np.int64)
@@ -255,11 +344,11 @@ def journeys_for(
     conversions = converted.astype(np.float64)
     value = np.asarray(events.value, dtype=np.float64)
     days_before = (np.repeat(at, lengths) - touch_time[touch_index]) / SECONDS_PER_DAY
-    campaign_ids = list(campaign_index)
+    campaign_ids = touches.campaign_ids
     names = dict(Campaign.objects.filter(id__in=[cid for cid in campaign_ids if cid]).values_list("id", "name"))
     campaign_names = [names.get(cid, f"Campaign {cid}") if cid else NO_CAMPAIGN for cid in campaign_ids]
     channel_labels = dict(Channel.choices)
-    channel_names = [channel_labels.get(key, key) if key else NO_CHANNEL for key in channel_index]
+    channel_names = [channel_labels.get(key, key) if key else NO_CHANNEL for key in touches.channel_keys]
     common = {
         "offsets": offsets,
         "conversions": conversions,
