@@ -18,6 +18,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from django.http import HttpResponse, JsonResponse
 
 from tandem.audit.actors import Actor, ActorType
@@ -196,12 +197,7 @@ def event_single(request) -> HttpResponse:
         event = _body(request, origin, settings.TANDEM_EVENTS_MAX_BATCH_BYTES)
     except _Refused as refusal:
         return refusal.response
-    now = dt.datetime.now(dt.UTC)
-    checked = events_check([event], now=now, limits=_limits(), classifier=channel_classifier())
-    if checked.rejected:
-        rejection = checked.rejected[0]
-        return _error(422, [{"field": rejection.field, "message": rejection.reason}], origin)
-    result = events_store(checked=checked, by=_actor(token), default_channel=channel_classifier().rules.default)
+    result = _check_and_store([event], token)
     if result.rejected:
         rejection = result.rejected[0]
         return _error(422, [{"field": rejection.field, "message": rejection.reason}], origin)
@@ -233,11 +229,22 @@ def event_batch(request) -> HttpResponse:
         )
     if not events:
         return _error(422, [{"field": "events", "message": "The batch is empty."}], origin)
-    classifier = channel_classifier()
-    checked = events_check(events, now=dt.datetime.now(dt.UTC), limits=_limits(), classifier=classifier)
-    result = events_store(checked=checked, by=_actor(token), default_channel=classifier.rules.default)
+    result = _check_and_store(events, token)
     status = 422 if result.rejected and not result.stored and not result.duplicates else 200
     return _json(status, result.as_dict(), origin)
+
+
+def _check_and_store(events: list, token: ApiToken):
+    """Check and store a batch; once more if a concurrent batch created the same new person first."""
+    for attempt in range(2):
+        classifier = channel_classifier()
+        checked = events_check(events, now=dt.datetime.now(dt.UTC), limits=_limits(), classifier=classifier)
+        try:
+            return events_store(checked=checked, by=_actor(token), default_channel=classifier.rules.default)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 ROUTES = {
