@@ -14,8 +14,16 @@ from django.views.decorators.http import require_GET, require_POST
 from tandem.engagement import webhooks
 from tandem.engagement.ingest import Limits, events_check
 from tandem.engagement.ingestion_views import _actor, _token
+from tandem.engagement.models import PersonMerge
 from tandem.engagement.permissions import can_view_tracking
-from tandem.engagement.selectors import channel_classifier, channels_section, snippet_html, utm_report, write_keys
+from tandem.engagement.selectors import (
+    channel_classifier,
+    channels_section,
+    person_sessions,
+    snippet_html,
+    utm_report,
+    write_keys,
+)
 from tandem.engagement.services import events_store
 from tandem.users.permissions import can_manage_tokens
 
@@ -42,6 +50,26 @@ def tracking(request):
             ],
             "channel_rules": section.get("rules") or [],
             "contract_version": version,
+        },
+    )
+
+
+@login_required
+@require_GET
+def person_visits(request, person_id: int):
+    """The person page's panel: their sessions of page views and the people merged into them."""
+    from django.shortcuts import get_object_or_404
+
+    from tandem.crm.models import Person
+
+    person = get_object_or_404(Person, pk=person_id)
+    return render(
+        request,
+        "engagement/_visits.html",
+        {
+            "sessions": person_sessions(person_id=person.pk)[:10],
+            "merges": PersonMerge.objects.filter(kept_person=person)[:10],
+            "visitor_ids": person.visitors.count(),
         },
     )
 

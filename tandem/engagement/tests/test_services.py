@@ -303,3 +303,31 @@ def test_postgresql_stores_touchpoints_in_month_partitions_and_moves_a_month_out
         assert cursor.fetchall() == [("engagement_touchpoint_p202503", "x"), ("engagement_touchpoint_p202503", "y")]
         cursor.execute("SELECT count(*) FROM engagement_touchpoint_default")
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
+def test_the_person_page_panel_shows_sessions_and_merges(client, cast):
+    person = make_person(email="kim@acme.com")
+    other = make_person(email="kim.old@acme.com")
+    _store(
+        [
+            {
+                "type": "page_view",
+                "person_id": person.pk,
+                "occurred_at": "2026-05-14T09:00:00Z",
+                "url": "https://x.test/a",
+            },
+            {
+                "type": "page_view",
+                "person_id": person.pk,
+                "occurred_at": "2026-05-14T09:10:00Z",
+                "url": "https://x.test/b",
+            },
+        ]
+    )
+    person_merge(by=cast.revops, kept=person, merged=other)
+    client.force_login(cast.marketer)
+    panel = client.get(f"/people/{person.pk}/visits/").content.decode()
+    assert "2026-05-14 09:00</strong> · 2 page views · direct" in panel
+    assert "kim.old@acme.com" in panel
+    assert "by Rita RevOps" in panel
