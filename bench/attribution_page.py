@@ -87,16 +87,22 @@ def main(argv=None) -> int:
         since = timezone.now() - timezone.timedelta(days=365)
         touches = Touchpoint.objects.filter(occurred_at__gte=since).count()
         conversions = ["closed_won", "mql"]
+        cpu_started = time.process_time()
         timings = measure_get(
             client,
             lambda index: f"/attribution/?conversion={conversions[index % 2]}",
             count=args.requests,
             warmup=WARMUP,
         )
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / (args.requests + WARMUP)
+        load = os.getloadavg()[0]
     except BenchmarkError as error:
         print(f"{BENCHMARK}: {error}", file=sys.stderr)
         return 1
-    print(f"{touches:,} touchpoints in the last year; median {sorted(timings)[len(timings) // 2]:.0f} ms")
+    print(
+        f"{touches:,} touchpoints in the last year; median {sorted(timings)[len(timings) // 2]:.0f} ms; "
+        f"{cpu_ms:.0f} ms of this process's CPU per request; load average {load:.1f} on {os.cpu_count()} cores"
+    )
     write_result(
         benchmark=BENCHMARK,
         metric="p95 ms of the attribution page for the last 12 months",

@@ -23,6 +23,7 @@ from tandem.attribution.selectors import (
     JourneySet,
     TouchTable,
     journeys_for,
+    people_needed,
     touch_table,
 )
 from tandem.campaigns.models import Campaign, Channel
@@ -213,7 +214,7 @@ def closed_loop(
 ) -> tuple[dict, dict]:
     """The closed loop of the MQLs of the period, per campaign id and per channel name they touched."""
     if mqls is None:
-        mqls = journeys_for("mql", start, end, policy=policy, touches=touches)
+        mqls = journeys_for("mql", start, end, policy=policy, touches=touches, with_nulls=False)
     events = mqls.events
     converting = [index for index, converted in enumerate(events.converted) if converted]
     if not converting:
@@ -272,7 +273,8 @@ def attribution_report(
 ) -> AttributionReport:
     """Credit of one conversion in [start, end) per campaign and per channel under each model."""
     policy = policy or current_policy()
-    touches = touch_table(start - dt.timedelta(days=policy.lookback_days), end)
+    since = start - dt.timedelta(days=policy.lookback_days)
+    touches = touch_table(since, end, people=people_needed(conversion, start, end))
     journey_set = journeys_for(conversion, start, end, policy=policy, touches=touches)
     keys = list(models) if models else list(MODEL_KEYS)
     by_campaign = attribute_all(journey_set.by_campaign, settings=policy.settings, models=keys)

@@ -130,18 +130,21 @@ class TouchTable:
     channel: np.ndarray  # index into channel_keys
     campaign_ids: list[int | None]
     channel_keys: list[str]
+    is_everyone: bool = True  # False: only the people a report needs (see touch_table's `people`)
 
     def covers(self, since: dt.datetime, until: dt.datetime) -> bool:
         return self.since <= since and until <= self.until
 
 
-def touch_table(since: dt.datetime, until: dt.datetime) -> TouchTable:
+def touch_table(since: dt.datetime, until: dt.datetime, *, people: Q | None = None) -> TouchTable:
     """The touchpoints of people from `since` to `until` (both included), campaigns and channels numbered.
 
-    Read through a plain cursor into columns: a year of touchpoints is hundreds of thousands of rows.
+    `people` (a condition on touchpoints) keeps only the people a report needs. Read through a plain
+    cursor into columns: a year of touchpoints is hundreds of thousands of rows.
     """
     query = (
         Touchpoint.objects.filter(occurred_at__gte=since, occurred_at__lte=until, person__isnull=False)
+        .filter(people if people is not None else Q())
         .annotate(
             seconds=EpochSeconds("occurred_at"),
             account_or_none=Coalesce(F("person__account_id"), Value(-1)),
@@ -176,6 +179,7 @@ def touch_table(since: dt.datetime, until: dt.datetime) -> TouchTable:
         channel=channel,
         campaign_ids=[value or None for value in campaign_index],
         channel_keys=list(channel_index),
+        is_everyone=people is None,
     )
 
 
@@ -183,9 +187,31 @@ def _window(field_name: str, start: dt.datetime, end: dt.datetime) -> Q:
     return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
 
 
+def people_needed(conversion: str, start: dt.datetime, end: dt.datetime) -> Q | None:
+    """Whose touches a report of `conversion` with its closed loop needs, or None for everyone's.
+
+    Closed-won needs the buying groups of the opportunities closed in the period and the people who
+    became MQL in it (the closed loop); a person created needs those people and the MQLs. The other
+    conversions have everyone touched as their journeys that did not convert.
+    """
+    mqls = Q(person_id__in=StageChange.objects.filter(_window("at", start, end), to_stage_id="mql").values("person_id"))
+    if conversion == "closed_won":
+        closed = Opportunity.objects.filter(is_closed=True).filter(
+            _window("closed_at", start, end) | (Q(closed_at__isnull=True) & _window("close_date", start, end))
+        )
+        return (
+            Q(person__account_id__in=closed.filter(account__isnull=False).values("account_id"))
+            | Q(person_id__in=closed.filter(account__isnull=True).values("primary_person_id"))
+            | mqls
+        )
+    if conversion == "person_created":
+        return Q(person__created_at__gte=start, person__created_at__lt=end) | mqls
+    return None
+
+
 def _touched(start: dt.datetime, end: dt.datetime, touches: "TouchTable | None", *, accounts: bool) -> set[int]:
     """The people (or accounts) with a touch in [start, end), from the table when it covers the period."""
-    if touches is not None and touches.covers(start, end):
+    if touches is not None and touches.is_everyone and touches.covers(start, end):
         inside = (touches.seconds >= _seconds(start)) & (touches.seconds < _seconds(end))
         subjects = touches.account[inside] if accounts else touches.person[inside]
         return {int(subject) for subject in np.unique(subjects) if subject >= 0}
@@ -195,9 +221,15 @@ def _touched(start: dt.datetime, end: dt.datetime, touches: "TouchTable | None",
 
 
 def conversion_events(
-    conversion: str, start: dt.datetime, end: dt.datetime, *, touches: "TouchTable | None" = None
+    conversion: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    touches: "TouchTable | None" = None,
+    with_nulls: bool = True,
 ) -> Events:
-    """The conversions of one kind in [start, end) and the journeys that did not convert (module docstring)."""
+    """The conversions of one kind in [start, end) and, unless `with_nulls` is false, the journeys that did
+    not convert (module docstring)."""
     if conversion not in CONVERSIONS:
         raise ValueError(f"unknown conversion '{conversion}'; expected one of {', '.join(CONVERSIONS)}")
     events = Events()
@@ -220,7 +252,7 @@ def conversion_events(
         rows = list(changes.order_by("at", "id"))
         events.extend(PERSON, [row[0] for row in rows], [row[1] for row in rows], True, label)
         converted_people = {row[0] for row in rows}
-        missed = sorted(_touched(start, end, touches, accounts=False) - converted_people)
+        missed = sorted(_touched(start, end, touches, accounts=False) - converted_people) if with_nulls else []
         events.extend(PERSON, missed, [end_seconds] * len(missed), False, f"No {label}")
     elif conversion == "opportunity_created":
         converted_accounts = set()
@@ -233,7 +265,7 @@ def conversion_events(
             events.add(kind, subject, _seconds(created_at), float(amount), True, label, person_id, opportunity_id)
             if account_id:
                 converted_accounts.add(account_id)
-        touched = _touched(start, end, touches, accounts=True)
+        touched = _touched(start, end, touches, accounts=True) if with_nulls else set()
         missed = sorted(touched - converted_accounts)
         events.extend(ACCOUNT, missed, [end_seconds] * len(missed), False, "No opportunity")
     else:  # closed_won; closed lost in the period are the journeys that did not convert
@@ -299,6 +331,7 @@ def journeys_for(
     *,
     policy: AttributionPolicy | None = None,
     touches: TouchTable | None = None,
+    with_nulls: bool = True,
 ) -> JourneySet:
     """Every journey of one conversion in [start, end): touches within the lookback window before each.
 
@@ -311,7 +344,7 @@ def journeys_for(
     lookback = dt.timedelta(days=policy.lookback_days)
     if touches is None or not touches.covers(start - lookback, end):
         touches = touch_table(start - lookback, end)
-    events = conversion_events(conversion, start, end, touches=touches)
+    events = conversion_events(conversion, start, end, touches=touches, with_nulls=with_nulls)
     touch_id, touch_person, touch_account = touches.touch_id, touches.person, touches.account
     touch_time, touch_campaign, touch_channel = touches.seconds, touches.campaign, touches.channel
 
