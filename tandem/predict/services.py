@@ -130,6 +130,7 @@ def predict_model_train(
     card.update(
         {
             "fold_aucs": trained.fold_aucs,
+            "cv_rows": trained.cv_rows,
             "out_of_fold_auc": trained.out_of_fold_auc,
             "calibration_bins": trained.calibration_bins,
             "gain_curve": trained.gain_curve,

@@ -24,6 +24,13 @@ def predict_train(user_id: int | None = None) -> int:
     return services.predict_model_train(by=by).number
 
 
+@db_periodic_task(crontab(hour="4", minute="30"))
+@lock_task("predict-rescore")
+def predict_rescore_daily() -> int:
+    """Every day 04:30: rescore everyone under the active model, so new people and new touchpoints count."""
+    return services.predict_scores_refresh()
+
+
 @db_task()
 def predict_rescore(person_ids: list[int] | None = None) -> int:
     """Score everyone (or these people) under the active model; safe to run twice."""

@@ -1,4 +1,4 @@
-"""`tandem predict train|score|card|rollback` and the weekly retraining task."""
+"""`tandem predict train|score|card|rollback` and the weekly retraining and daily rescoring tasks."""
 
 import datetime as dt
 import json
@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from tandem.predict.models import PredictiveModel
-from tandem.predict.tasks import predict_retrain_weekly
+from tandem.predict.models import PredictedScore, PredictiveModel
+from tandem.predict.tasks import predict_rescore_daily, predict_retrain_weekly
 from tandem.predict.tests.factories import START, make_history
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +53,15 @@ def test_weekly_retraining_records_a_fallback_when_outcomes_are_few():
     assert (model.kind, model.trained_by_label, model.positives, model.negatives) == (
         "rule_fallback", "System: weekly retraining", 5, 5,
     )  # fmt: skip
+
+
+def test_daily_rescoring_scores_people_added_since_training():
+    from tandem.crm.tests.factories import make_person
+
+    make_history(converted=40, disqualified=40)
+    with time_machine.travel(LATER, tick=False):
+        call_command("predict", "train", "--cv", "3", "--min-outcomes", "20")
+        newcomer = make_person(email="new@example.org", custom_fields={"budget": "high"})
+    assert not PredictedScore.objects.filter(person=newcomer).exists()
+    assert predict_rescore_daily.call_local() == 81
+    assert PredictedScore.objects.get(person=newcomer).model.number == 1

@@ -96,3 +96,20 @@ def test_factors_are_only_those_pushing_that_way():
     assert up_values.tolist() == [[0.5, 0.1], [0.0, 0.0]]
     assert down.tolist() == [[1, -1], [2, 0]]
     assert down_values.tolist() == [[-0.2, 0.0], [-0.4, -0.3]]
+
+
+def test_large_histories_cross_validate_on_a_stratified_sample():
+    features, labels = _synthetic(3000, seed=4)
+    trained = engine.model_train(
+        features,
+        labels,
+        categorical=[2],
+        folds=3,
+        params=engine.TrainingParams(rounds=20, threads=1),
+        cv_sample_rows=1200,
+    )
+    assert trained.cv_rows == 1200
+    assert sum(row["people"] for row in trained.calibration_bins) == 1200
+    assert (trained.positives, trained.negatives) == (int(labels.sum()), int(3000 - labels.sum()))
+    sample = engine._stratified_sample(labels, 1200, seed=1)
+    assert abs(labels[sample].mean() - labels.mean()) < 0.001

@@ -30,6 +30,7 @@ def _card_row(model: PredictiveModel) -> dict:
         "negatives": model.negatives,
         "training_size": model.positives + model.negatives,
         "cv_folds": model.cv_folds,
+        "cv_rows": model.card.get("cv_rows"),
         "cv_auc": None if model.cv_auc is None else round(model.cv_auc, 4),
         "fold_aucs": [round(value, 4) for value in model.card.get("fold_aucs", [])],
         "features_used": [item["name"] for item in model.card.get("features_used", [])],
