@@ -7,8 +7,9 @@ provider retries is stored once.
 
 Signatures: SendGrid's Signed Event Webhook (ECDSA P-256 over timestamp + body, verified here
 with the verification key in TANDEM_SENDGRID_VERIFICATION_KEY), Mailgun (HMAC-SHA256 of
-timestamp + token with TANDEM_MAILGUN_SIGNING_KEY). Postmark does not sign its webhooks and
-Amazon SES arrives through SNS; both are authenticated by the key in the webhook URL.
+timestamp + token with TANDEM_MAILGUN_SIGNING_KEY), Amazon SES through SNS (RSA signature with
+the certificate at SigningCertURL, only from sns.<region>.amazonaws.com). Postmark does not sign
+its webhooks; the key in the webhook URL authenticates it, as it does every provider.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
+from urllib.parse import urlsplit
 
 
 class WebhookRefused(ValueError):
@@ -304,6 +307,110 @@ def postmark_events(body: bytes, headers: dict) -> list[dict]:
     ]
 
 
+# --- SNS message signatures (RSA PKCS#1 v1.5 with the signing certificate) --------------------------------------
+
+SNS_CERT_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+_SNS_FIELDS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+    "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
+}
+_DIGEST_INFO = {
+    "1": (hashlib.sha1, bytes.fromhex("3021300906052b0e03021a05000414")),
+    "2": (hashlib.sha256, bytes.fromhex("3031300d060960864801650304020105000420")),
+}
+# Signing certificates by URL, as (modulus, exponent): fetched once per process.
+sns_certificates: dict[str, tuple[int, int]] = {}
+
+
+def _der_read(data: bytes, position: int) -> tuple[int, bytes, int]:
+    """(tag, content, next position) of the DER element at `position`."""
+    tag, length = data[position], data[position + 1]
+    position += 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(data[position : position + count], "big")
+        position += count
+    return tag, data[position : position + length], position + length
+
+
+def _der_children(content: bytes) -> list[tuple[int, bytes]]:
+    children, position = [], 0
+    while position < len(content):
+        tag, child, position = _der_read(content, position)
+        children.append((tag, child))
+    return children
+
+
+def rsa_public_key_of_certificate(pem: str) -> tuple[int, int]:
+    """The RSA modulus and exponent of an X.509 certificate in PEM."""
+    body = "".join(line for line in pem.strip().splitlines() if line and not line.startswith("-----"))
+    _tag, certificate, _end = _der_read(base64.b64decode(body), 0)
+    _tag, tbs = _der_children(certificate)[0]
+    fields = _der_children(tbs)
+    if fields[0][0] == 0xA0:  # the optional [0] version
+        fields = fields[1:]
+    _tag, key_info = fields[5]  # serial, signature algorithm, issuer, validity, subject, then the key
+    _algorithm, (_bit_tag, bits) = _der_children(key_info)
+    _tag, rsa_key, _end = _der_read(bits[1:], 0)  # a bit string's first byte counts its unused bits
+    (_n_tag, modulus), (_e_tag, exponent) = _der_children(rsa_key)
+    return int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big")
+
+
+def sns_string_to_sign(message: dict) -> bytes:
+    """The text SNS signs: each signed field present, its name and its value on lines of their own."""
+    names = _SNS_FIELDS.get(message.get("Type"), ())
+    return "".join(f"{name}\n{message[name]}\n" for name in names if name in message).encode()
+
+
+def rsa_pkcs1_verify(*, key: tuple[int, int], message: bytes, signature: bytes, version: str) -> bool:
+    """Whether `signature` is an RSA PKCS#1 v1.5 signature of `message` (SHA-1 for SNS version 1, SHA-256 for 2)."""
+    if version not in _DIGEST_INFO:
+        return False
+    modulus, exponent = key
+    size = (modulus.bit_length() + 7) // 8
+    if len(signature) != size:
+        return False
+    hash_function, prefix = _DIGEST_INFO[version]
+    digest = prefix + hash_function(message).digest()
+    expected = b"\x00\x01" + b"\xff" * (size - len(digest) - 3) + b"\x00" + digest
+    recovered = pow(int.from_bytes(signature, "big"), exponent, modulus).to_bytes(size, "big")
+    return hmac.compare_digest(recovered, expected)
+
+
+def _fetch_certificate(address: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(address, timeout=5) as answer:  # noqa: S310 - https and an Amazon SNS host
+        return answer.read().decode()
+
+
+def sns_certificate(url: str, *, fetch=_fetch_certificate) -> tuple[int, int]:
+    """The public key of an SNS signing certificate; only from https://sns.<region>.amazonaws.com/….pem."""
+    if url not in sns_certificates:
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not SNS_CERT_HOST.match(parts.hostname or "") or not parts.path.endswith(".pem"):
+            raise WebhookRefused(401, f"'{url[:200]}' is not an Amazon SNS signing certificate address.")
+        try:
+            sns_certificates[url] = rsa_public_key_of_certificate(fetch(url))
+        except (OSError, ValueError, IndexError) as error:
+            raise WebhookRefused(503, f"The SNS signing certificate could not be read ({error}).") from None
+    return sns_certificates[url]
+
+
+def sns_signature_valid(envelope: dict) -> bool:
+    """Whether an SNS message carries a valid signature by the certificate it names."""
+    try:
+        signature = base64.b64decode(str(envelope.get("Signature", "")), validate=True)
+    except ValueError:
+        return False
+    key = sns_certificate(str(envelope.get("SigningCertURL", "")))
+    message = sns_string_to_sign(envelope)
+    return rsa_pkcs1_verify(
+        key=key, message=message, signature=signature, version=str(envelope.get("SignatureVersion"))
+    )
+
+
 SES_TYPES = {
     "Send": "email_sent",
     "Delivery": "email_delivered",
@@ -327,6 +434,8 @@ def ses_events(body: bytes, headers: dict, *, topic_arns: list[str]) -> list[dic
         raise WebhookRefused(
             403, f"The SNS topic '{str(envelope.get('TopicArn'))[:200]}' is not in TANDEM_SES_TOPIC_ARNS."
         )
+    if not sns_signature_valid(envelope):
+        raise WebhookRefused(401, "The SNS signature does not match the message.")
     if envelope["Type"] == "SubscriptionConfirmation":
         raise WebhookRefused(202, f"Confirm the subscription by opening {envelope.get('SubscribeURL', '')}")
     if envelope["Type"] != "Notification":

@@ -1,20 +1,31 @@
 """Email webhooks with the services' own sample payloads: parsed, verified, stored once."""
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import time_machine
 
 from tandem.crm.models import Person
+from tandem.engagement import webhooks
 from tandem.engagement.models import Touchpoint
-from tandem.engagement.webhooks import ecdsa_p256_verify, postmark_events, sendgrid_items_events
+from tandem.engagement.webhooks import (
+    ecdsa_p256_verify,
+    postmark_events,
+    rsa_public_key_of_certificate,
+    sendgrid_items_events,
+    sns_string_to_sign,
+)
 from tandem.integrations.services import token_create
 
 SAMPLES = Path(__file__).with_name("samples")
+OPENSSL = shutil.which("openssl")
 pytestmark = pytest.mark.django_db
 
 
@@ -146,23 +157,80 @@ def test_a_postmark_resubscription_is_not_an_unsubscribe():
     assert postmark_events(json.dumps(record).encode(), {}) == []
 
 
-def test_ses_events_arrive_through_an_allowed_sns_topic(client, key, settings):
+@pytest.fixture
+def sns_signer(tmp_path):
+    """A key and self-signed certificate made by openssl, standing in for Amazon's signing certificate."""
+    if not OPENSSL:
+        pytest.skip("the openssl command is not installed")
+    key, certificate = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(  # noqa: S603
+        [OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+         "-days", "2", "-subj", "/CN=sns.amazonaws.com"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    def sign(envelope: dict, version: str = "1") -> dict:
+        envelope = {**envelope, "SignatureVersion": version}
+        digest = "-sha1" if version == "1" else "-sha256"
+        signature = subprocess.run(  # noqa: S603
+            [OPENSSL, "dgst", digest, "-sign", key],
+            input=sns_string_to_sign(envelope),
+            capture_output=True,
+            check=True,
+        ).stdout
+        return {**envelope, "Signature": base64.b64encode(signature).decode()}
+
+    webhooks.sns_certificates.clear()
+    yield sign, certificate.read_text()
+    webhooks.sns_certificates.clear()
+
+
+def test_a_certificates_rsa_key_is_read_as_openssl_reads_it(sns_signer):
+    _sign, pem = sns_signer
+    modulus, exponent = rsa_public_key_of_certificate(pem)
+    shown = subprocess.run(  # noqa: S603
+        [OPENSSL, "x509", "-noout", "-modulus"], input=pem.encode(), capture_output=True, check=True
+    ).stdout.decode()
+    assert modulus == int(shown.strip().removeprefix("Modulus="), 16)
+    assert exponent == 65537
+
+
+def test_ses_events_arrive_signed_through_an_allowed_sns_topic(client, key, settings, sns_signer):
+    sign, pem = sns_signer
     envelope = sample("ses_open_sns.json")
+    webhooks.sns_certificates[envelope["SigningCertURL"]] = rsa_public_key_of_certificate(pem)
     url = f"/hooks/email/ses/?key={key}"
     settings.TANDEM_SES_TOPIC_ARNS = ["arn:aws:sns:us-east-1:123456789012:other-topic"]
-    refused = client.post(url, json.dumps(envelope), content_type="text/plain")
-    assert refused.status_code == 403
+    assert client.post(url, json.dumps(sign(envelope)), content_type="text/plain").status_code == 403
     settings.TANDEM_SES_TOPIC_ARNS = ["arn:aws:sns:us-east-1:123456789012:ses-engagement"]
+    unsigned = client.post(url, json.dumps(envelope), content_type="text/plain")  # the docs' placeholder signature
+    assert unsigned.status_code == 401
+    forged = {**sign(envelope), "Message": envelope["Message"].replace("recipient@", "someone@")}
+    assert client.post(url, json.dumps(forged), content_type="text/plain").status_code == 401
+    assert Touchpoint.objects.count() == 0
     with time_machine.travel(dt.datetime(2017, 8, 10, tzinfo=dt.UTC), tick=False):
-        response = client.post(url, json.dumps(envelope), content_type="text/plain")
+        response = client.post(url, json.dumps(sign(envelope, version="2")), content_type="text/plain")
     assert response.status_code == 200
     point = Touchpoint.objects.get()
     assert (point.type, point.person.email) == ("email_open", "recipient@example.com")
     assert point.occurred_at == dt.datetime(2017, 8, 9, 22, 0, 41, 722000, tzinfo=dt.UTC)
-    confirmation = {**envelope, "Type": "SubscriptionConfirmation", "SubscribeURL": "https://sns.example/confirm"}
+    confirmation = sign(
+        {**envelope, "Type": "SubscriptionConfirmation", "SubscribeURL": "https://sns.example/confirm", "Token": "t"}
+    )
     answer = client.post(url, json.dumps(confirmation), content_type="text/plain")
     assert answer.status_code == 202
     assert answer.json() == {"detail": "Confirm the subscription by opening https://sns.example/confirm"}
+
+
+def test_an_sns_certificate_is_only_taken_from_amazon(client, key, settings, sns_signer):
+    sign, _pem = sns_signer
+    envelope = {**sample("ses_open_sns.json"), "SigningCertURL": "https://evil.example/SimpleNotificationService-1.pem"}
+    settings.TANDEM_SES_TOPIC_ARNS = [envelope["TopicArn"]]
+    response = client.post(f"/hooks/email/ses/?key={key}", json.dumps(sign(envelope)), content_type="text/plain")
+    assert response.status_code == 401
+    address = "https://evil.example/SimpleNotificationService-1.pem"
+    assert response.json() == {"detail": f"'{address}' is not an Amazon SNS signing certificate address."}
+    assert webhooks.sns_certificates == {}
 
 
 def test_the_generic_format_and_a_missing_key(client, key):
