@@ -527,7 +527,7 @@ def handoff_reassign(*, handoff: Handoff, by, to_user: User | None = None, reaso
         raise PermissionDenied("Only the team's sales manager or RevOps may reassign a hand-off.")
     at = timezone.now()
     with transaction.atomic():
-        handoff = Handoff.objects.select_for_update().select_related("person__account").get(pk=handoff.pk)
+        handoff = Handoff.objects.select_for_update(of=("self",)).select_related("person__account").get(pk=handoff.pk)
         if not handoff.is_open:
             raise ValidationError(
                 {"handoff": f"This hand-off is {handoff.get_status_display().lower()}; it is closed."}

@@ -29,21 +29,15 @@ def _default_section() -> SlaSection:
     return sla_section_parse(document["sla"], document=document)
 
 
-@functools.lru_cache(maxsize=8)
-def _section_of(version_id: int, updated_at: dt.datetime) -> SlaSection | None:
-    from tandem.contract.models import ContractVersion
-
-    document = ContractVersion.objects.get(pk=version_id).document
-    return sla_section_parse(document["sla"], document=document) if "sla" in document else None
-
-
 def sla_section_in_force() -> tuple[SlaSection, int]:
     """The sla section of the contract in force (the default one if that version has none) and its number."""
     from tandem.contract.selectors import active_version
 
     version = active_version()
-    section = _section_of(version.pk, version.updated_at)
-    return (section or _default_section()), version.number
+    document = version.document
+    if "sla" not in document:
+        return _default_section(), version.number
+    return sla_section_parse(document["sla"], document=document), version.number
 
 
 def team_calendar(section: SlaSection, team_name: str | None) -> SlaCalendar:

@@ -365,7 +365,7 @@ def sla_delivery_send(*, delivery_id: int, now: dt.datetime | None = None) -> st
     try:
         if delivery.channel == Channel.EMAIL:
             send_mail(
-                subject=delivery.text.split(":")[0] + f" — {delivery.breach.handoff.person}",
+                subject=delivery.text.split(":")[0] + f": {delivery.breach.handoff.person}",
                 message=delivery.text + _link_text(delivery.breach.handoff_id),
                 from_email=None,
                 recipient_list=[delivery.recipient.email],

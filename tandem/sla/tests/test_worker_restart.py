@@ -1,0 +1,155 @@
+"""A real worker killed with SLA timers pending: after a restart nothing is missed and nothing doubled.
+
+Six hand-offs get due-time tasks on a Redis queue: three due in a few seconds, three later. A Huey
+consumer breaches the first three and sends their notices, then is killed (SIGKILL) before the
+others are due. Their due time passes with no worker running; a second consumer picks the overdue
+timers off the Redis schedule, and the sweep runs on top. Every breach is notified exactly once per
+recipient and channel: in the app, by email, and one webhook post each.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tandem.core.tests.redis_support import require_redis
+from tandem.handoff.models import Notification
+from tandem.imports.tests.test_worker_resume import SharedDatabase
+from tandem.sla.models import DeliveryStatus, SlaBreach, SlaDelivery
+from tandem.sla.tests.support import WebhookReceiver, make_handoff, new_york
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+REPOSITORY = Path(__file__).resolve().parents[3]
+WAIT_SECONDS = 180
+EARLY_SECONDS = 3
+LATE_SECONDS = 25
+
+
+def _redis_url() -> str:
+    return os.environ.get("TANDEM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/11"
+
+
+def _manage(environment, code: str) -> str:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "tandem.cli", "manage", "shell", "-c", code],
+        cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def _start_consumer(environment, log: Path) -> subprocess.Popen:
+    with log.open("a") as handle:
+        return subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "tandem.cli", "manage", "run_huey", "--workers", "2"],
+            cwd=REPOSITORY, env=environment, stdout=handle, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _wait_for(condition, what: str, log: Path):
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}; consumer log:\n{log.read_text()[-4000:]}")
+
+
+def _breaches(database: SharedDatabase) -> int:
+    if database.copy is None:
+        return SlaBreach.objects.count()
+    with sqlite3.connect(f"file:{database.copy}?mode=ro", uri=True, timeout=30) as reader:
+        return reader.execute("SELECT count(*) FROM sla_slabreach").fetchone()[0]
+
+
+def test_a_killed_worker_misses_no_timer_and_doubles_no_notice(cast, tmp_path):
+    url = _redis_url()
+    client = require_redis(url)
+    receiver = WebhookReceiver()
+    handoffs = [
+        make_handoff(assignee=cast.sdr, at=new_york(2026, 3, 13, 16, 30), email=f"lead{index}@firm{index}.com")
+        for index in range(6)
+    ]
+    database = SharedDatabase(tmp_path)
+    queue_name = f"tandemsla{uuid.uuid4().hex}"
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tandem.settings",
+        "DATABASE_URL": database.url,
+        "REDIS_URL": url,
+        "TANDEM_HUEY_NAME": queue_name,
+        "TANDEM_DATA_DIR": str(tmp_path / "data"),
+        "TANDEM_SLA_WEBHOOK_URL": receiver.url,
+        "TANDEM_EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+    }
+    ids = [handoff.pk for handoff in handoffs]
+    log = tmp_path / "consumers.log"
+    consumers = []
+    try:
+        consumers.append(_start_consumer(environment, log))
+        # The clocks start now: three due in a few seconds, three later, each group one scheduled task.
+        _manage(
+            environment,
+            "import datetime as dt\n"
+            "from django.utils import timezone\n"
+            "from tandem.handoff.models import Handoff\n"
+            "from tandem.sla.services import sla_clocks_started\n"
+            "now = timezone.now()\n"
+            f"early, late = {ids[:3]}, {ids[3:]}\n"
+            f"Handoff.objects.filter(pk__in=early).update(sla_status='pending', sla_policy='tier_1', "
+            f"due_at=now + dt.timedelta(seconds={EARLY_SECONDS}))\n"
+            f"Handoff.objects.filter(pk__in=late).update(sla_status='pending', sla_policy='tier_1', "
+            f"due_at=now + dt.timedelta(seconds={LATE_SECONDS}))\n"
+            "sla_clocks_started(handoffs=list(Handoff.objects.filter(pk__in=early + late)))\n",
+        )
+        scheduled_at = time.monotonic()
+        _wait_for(lambda: len(receiver.posts) == 3, "the first three breaches to be posted", log)
+        assert time.monotonic() - scheduled_at < LATE_SECONDS, "the worker was too slow to test a restart"
+        consumers[0].send_signal(signal.SIGKILL)
+        assert consumers[0].wait(timeout=30) == -signal.SIGKILL
+        assert _breaches(database) == 3
+
+        # The later timers fall due while no worker runs.
+        _wait_for(lambda: time.monotonic() - scheduled_at > LATE_SECONDS + 1, "the later due time", log)
+        assert _breaches(database) == 3
+        consumers.append(_start_consumer(environment, log))
+        _wait_for(lambda: len(receiver.posts) == 6, "the later breaches after the restart", log)
+        swept = _manage(
+            environment, "from tandem.sla.services import sla_sweep\nprint(sla_sweep())\nprint(sla_sweep())"
+        )
+        assert "breached=0" in swept.splitlines()[-1] and "sent=0" in swept.splitlines()[-1]
+        _wait_for(
+            lambda: log.read_text().count("Subject: SLA breached") >= 12, "the twelve breach emails to be sent", log
+        )
+        time.sleep(2)  # let anything that would double show up before the queue is torn down
+    finally:
+        for consumer in consumers:
+            if consumer.poll() is None:
+                consumer.terminate()
+                try:
+                    consumer.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    consumer.kill()
+                    consumer.wait()
+        for key in client.scan_iter(match=f"huey.*{queue_name}*"):
+            client.delete(key)
+        receiver.close()
+    database.bring_back()
+
+    assert SlaBreach.objects.count() == 6
+    assert sorted(SlaBreach.objects.values_list("handoff_id", flat=True)) == sorted(ids)
+    assert len(receiver.posts) == 6
+    assert len({post["text"] for post in receiver.posts}) == 6
+    assert log.read_text().count("Subject: SLA breached") == 12
+    assert Notification.objects.filter(kind="sla_breach", user=cast.sdr).count() == 6
+    assert Notification.objects.filter(kind="sla_breach", user=cast.sales_manager).count() == 6
+    assert SlaDelivery.objects.count() == 30  # 6 breaches x (2 people x 2 channels + 1 webhook)
+    assert SlaDelivery.objects.filter(status=DeliveryStatus.SENT).count() == 30
