@@ -348,20 +348,35 @@ def expected_purchases_new_customer(parameters: BetaGeoParameters, t) -> np.ndar
 # Gamma-Gamma
 
 
-def _gamma_gamma_terms(parameters, x, zbar_log, x_log, x_zbar, x_values, x_weights, weights, *, gradient: bool):
+def _gamma_gamma_terms(parameters, prepared, *, gradient: bool):
+    """Sum of weighted log-likelihoods and (optionally) its gradient in (p, q, gamma).
+
+    Per customer: ln G(px+q) - ln G(px) - ln G(q) + q ln gamma + (px-1) ln zbar + px ln x
+    - (px+q) ln(gamma + x zbar); the parts without gamma are summed once in `prepared`.
+    """
     p, q, gamma = parameters
+    weights, weighted_x, x_zbar, x_values, x_weights, spend_sum, log_zbar_sum = prepared
     n = weights.sum()
     px = p * x_values
-    by_x = gammaln(px + q) - gammaln(px)
     log_total = np.log(gamma + x_zbar)
-    per_customer = (p * x - 1.0) * zbar_log + p * x * x_log - (p * x + q) * log_total
-    log_likelihood = float(x_weights @ by_x - n * gammaln(q) + n * q * np.log(gamma) + weights @ per_customer)
+    weighted_log_total = weights @ log_total
+    x_weighted_log_total = weighted_x @ log_total
+    log_likelihood = float(
+        x_weights @ (gammaln(px + q) - gammaln(px))
+        - n * gammaln(q)
+        + n * q * np.log(gamma)
+        + p * spend_sum
+        - log_zbar_sum
+        - p * x_weighted_log_total
+        - q * weighted_log_total
+    )
     if not gradient:
         return log_likelihood, None
+    inverse_total = 1.0 / (gamma + x_zbar)
     digamma_pxq = digamma(px + q)
-    d_p = x_weights @ (x_values * (digamma_pxq - digamma(px))) + weights @ (x * (zbar_log + x_log - log_total))
-    d_q = x_weights @ digamma_pxq - n * digamma(q) + n * np.log(gamma) - weights @ log_total
-    d_gamma = n * q / gamma - weights @ ((p * x + q) / (gamma + x_zbar))
+    d_p = x_weights @ (x_values * (digamma_pxq - digamma(px))) + spend_sum - x_weighted_log_total
+    d_q = x_weights @ digamma_pxq - n * digamma(q) + n * np.log(gamma) - weighted_log_total
+    d_gamma = n * q / gamma - p * (weighted_x @ inverse_total) - q * (weights @ inverse_total)
     return log_likelihood, np.array([d_p, d_q, d_gamma])
 
 
@@ -370,14 +385,18 @@ def _gamma_gamma_prepare(frequency, monetary_value, weights):
     weights = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     x_values, x_inverse = np.unique(x, return_inverse=True)
     x_weights = np.bincount(x_inverse, weights=weights)
-    return x, zbar, weights, (np.log(zbar), np.log(x), x * zbar, x_values, x_weights)
+    log_zbar = np.log(zbar)
+    weighted_x = weights * x
+    spend_sum = float(weighted_x @ (log_zbar + np.log(x)))
+    prepared = (weights, weighted_x, x * zbar, x_values, x_weights, spend_sum, float(weights @ log_zbar))
+    return x, zbar, weights, prepared
 
 
 def gamma_gamma_log_likelihood(parameters: GammaGammaParameters, frequency, monetary_value, *, weights=None) -> float:
     """The Gamma-Gamma log-likelihood of repeat buyers' mean repeat spend."""
-    x, zbar, weights, prepared = _gamma_gamma_prepare(frequency, monetary_value, weights)
+    _, _, _, prepared = _gamma_gamma_prepare(frequency, monetary_value, weights)
     values = (parameters.p, parameters.q, parameters.gamma)
-    return _gamma_gamma_terms(values, x, *prepared, weights, gradient=False)[0]
+    return _gamma_gamma_terms(values, prepared, gradient=False)[0]
 
 
 def gamma_gamma_fit(
@@ -389,7 +408,7 @@ def gamma_gamma_fit(
 
     def objective(log_parameters):
         parameters = np.exp(log_parameters)
-        value, grad = _gamma_gamma_terms(parameters, x, *prepared, weights, gradient=True)
+        value, grad = _gamma_gamma_terms(parameters, prepared, gradient=True)
         if not np.isfinite(value):
             return np.inf, np.zeros(3)
         return -value / scale, -grad * parameters / scale

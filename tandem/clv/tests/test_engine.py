@@ -48,6 +48,35 @@ def test_the_analytic_gradient_matches_finite_differences():
         assert gradient[index] == pytest.approx((up - down) / 2e-6, rel=1e-5)
 
 
+def test_one_repeat_buyer_spend_log_likelihood_matches_the_closed_form():
+    p, q, gamma, x, zbar = 6.0, 3.5, 15.0, 3, 20.0
+    expected = (
+        math.lgamma(p * x + q)
+        - math.lgamma(p * x)
+        - math.lgamma(q)
+        + q * math.log(gamma)
+        + (p * x - 1) * math.log(zbar)
+        + p * x * math.log(x)
+        - (p * x + q) * math.log(gamma + x * zbar)
+    )
+    parameters = GammaGammaParameters(p=p, q=q, gamma=gamma)
+    assert engine.gamma_gamma_log_likelihood(parameters, [x], [zbar]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_spend_gradient_matches_finite_differences():
+    x, _, _, zbar = engine.simulate_customers(CDNOW_BGNBD, SPEND, np.full(2000, 39.0), seed=5)
+    repeat = x > 0
+    *_, prepared = engine._gamma_gamma_prepare(x[repeat], zbar[repeat], None)
+    values = np.array([5.0, 3.0, 12.0])
+    _, gradient = engine._gamma_gamma_terms(values, prepared, gradient=True)
+    for index in range(3):
+        step = np.zeros(3)
+        step[index] = 1e-6
+        up = engine._gamma_gamma_terms(values + step, prepared, gradient=False)[0]
+        down = engine._gamma_gamma_terms(values - step, prepared, gradient=False)[0]
+        assert gradient[index] == pytest.approx((up - down) / 2e-6, rel=1e-5)
+
+
 def test_probability_alive_is_one_without_repeat_purchases_and_falls_with_silence():
     alive = engine.probability_alive(CDNOW_BGNBD, [0, 2, 2], [0, 38.0, 10.0], [38.86, 38.86, 38.86])
     assert alive[0] == 1.0
