@@ -379,6 +379,42 @@ def add_business_minutes(
     raise AssertionError("unreachable: open_intervals is endless or raises")  # pragma: no cover
 
 
+def add_business_days(
+    calendar: BusinessCalendar,
+    start: dt.datetime,
+    days: int,
+    *,
+    time_off: Iterable[Interval] = (),
+) -> dt.datetime:
+    """The same wall-clock time `days` open days later (UTC); "3 attempts within 2 business days".
+
+    A start outside opening hours counts from the next opening. Days the calendar is closed, or that
+    time off covers entirely, are skipped. When that day closes earlier than the time, its close.
+    """
+    if days < 0:
+        raise ValueError("days must not be negative")
+    off = _normalise_time_off(time_off)
+    begin = next_opening(calendar, start, time_off=off)
+    if not days:
+        return begin
+    zone = calendar.zone
+    local = begin.astimezone(zone)
+    day, counted, closed_run = local.date(), 0, 0
+    intervals: list[Interval] = []
+    while counted < days:
+        day += dt.timedelta(days=1)
+        intervals = _subtract(_day_intervals(calendar, day), off)
+        if intervals:
+            counted, closed_run = counted + 1, 0
+        else:
+            closed_run += 1
+            if closed_run > MAX_CLOSED_DAYS:
+                raise ValueError(f"the calendar is closed for more than {MAX_CLOSED_DAYS} days in a row")
+    target = _local_instant(day, local.time(), zone)
+    last_close = intervals[-1][1]
+    return min(max(target, intervals[0][0]), last_close)
+
+
 def business_minutes_between(
     calendar: BusinessCalendar,
     start: dt.datetime,

@@ -15,7 +15,7 @@ from tandem.audit.models import AuditEntry
 from tandem.contract.document import default_source, parse_source
 from tandem.crm.models import Activity
 from tandem.handoff.models import Handoff, SlaStatus, TimeOff
-from tandem.lib.business_hours import Interval
+from tandem.lib.business_hours import Interval, add_business_days
 from tandem.sla.models import SlaBreach, SlaMonthlyRollup, SlaRollupMonth
 from tandem.sla.policy import SlaCalendar, SlaSection, sla_section_parse
 from tandem.sla.rollup import histogram_percentile, histograms_from_bytes
@@ -283,3 +283,41 @@ def months_with_handoffs() -> list[dt.date]:
         .distinct()
     )
     return sorted({month.date() if isinstance(month, dt.datetime) else month for month in months})
+
+
+@dataclass(frozen=True)
+class AttemptsProgress:
+    """The attempts rule of a hand-off's policy: how many contact attempts, by when."""
+
+    required: int
+    made: int
+    deadline: dt.datetime
+
+    @property
+    def is_met(self) -> bool:
+        return self.made >= self.required
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        return not self.is_met and now >= self.deadline
+
+
+def handoff_attempts(handoff: Handoff) -> AttemptsProgress | None:
+    """The assignee's contact attempts (calls, emails, meetings on the person) within the policy's business days."""
+    if not handoff.sla_policy or handoff.assignee_id is None or handoff.routed_at is None:
+        return None
+    section, _ = sla_section_in_force()
+    policy = next((policy for policy in section.policies if policy.key == handoff.sla_policy), None)
+    if policy is None or policy.attempts is None:
+        return None
+    team_name = handoff.assignee.team.name if handoff.assignee.team_id else None
+    calendar = team_calendar(section, team_name).calendar
+    time_off = handoff_time_off(user_ids=[handoff.assignee_id], since=handoff.routed_at).get(handoff.assignee_id, ())
+    deadline = add_business_days(calendar, handoff.routed_at, policy.attempts.within_business_days, time_off=time_off)
+    made = Activity.objects.filter(
+        person_id=handoff.person_id,
+        user_id=handoff.assignee_id,
+        kind__in=section.response_activities or ("call", "email", "meeting"),
+        occurred_at__gte=handoff.routed_at,
+        occurred_at__lte=deadline,
+    ).count()
+    return AttemptsProgress(required=policy.attempts.count, made=made, deadline=deadline)

@@ -11,6 +11,7 @@ from tandem.lib.business_hours import (
     BusinessCalendar,
     CalendarError,
     OpeningInterval,
+    add_business_days,
     add_business_minutes,
     business_minutes_between,
     calendar_from_mapping,
@@ -442,3 +443,25 @@ def test_an_invalid_calendar_names_the_path(data, path, message):
 def test_a_calendar_built_in_code_is_validated_too():
     with pytest.raises(CalendarError, match="time_zone: unknown time zone 'Mars/Olympus'"):
         BusinessCalendar(time_zone="Mars/Olympus", weekly_hours={0: (OpeningInterval(dt.time(9), dt.time(17)),)})
+
+
+# --- business days (the attempts rule) ---------------------------------------------------
+
+
+def test_two_business_days_keep_the_time_of_day_and_skip_weekends_and_holidays(paris_office):
+    assert add_business_days(paris_office, paris(2026, 3, 12, 14, 0), 2) == paris(2026, 3, 16, 14, 0)
+    # Thursday 30 April: Friday 1 May is Labour Day, so Monday and Tuesday are the two days.
+    assert add_business_days(paris_office, paris(2026, 4, 30, 10, 0), 2) == paris(2026, 5, 5, 10, 0)
+
+
+def test_business_days_from_outside_hours_count_from_the_next_opening(paris_office):
+    assert add_business_days(paris_office, paris(2026, 3, 13, 19, 0), 1) == paris(2026, 3, 17, 9, 0)
+    assert add_business_days(paris_office, paris(2026, 3, 14, 11, 0), 0) == paris(2026, 3, 16, 9, 0)
+
+
+def test_business_days_skip_whole_days_of_time_off_and_clamp_to_a_short_day():
+    calendar = calendar_from_mapping({"time_zone": "Europe/Paris", "hours": {**WEEKDAYS_9_TO_5, "fri": "09:00-13:00"}})
+    wednesday = time_off_for_dates(calendar, dt.date(2026, 3, 11), dt.date(2026, 3, 11))
+    assert add_business_days(calendar, paris(2026, 3, 10, 15, 0), 2, time_off=[wednesday]) == paris(2026, 3, 13, 13, 0)
+    with pytest.raises(ValueError, match="days must not be negative"):
+        add_business_days(calendar, paris(2026, 3, 10, 15, 0), -1)

@@ -106,3 +106,20 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
         response = client.get(reverse(name))
         assert response.status_code == 302
         assert "login" in response["Location"]
+
+
+def test_the_record_shows_the_attempts_rule(client, cast):
+    from tandem.crm.services import activity_create
+
+    handoff = _started(cast)  # Friday 16:30 New York; three attempts within two business days
+    with time_machine.travel(new_york(2026, 3, 16, 9, 5), tick=False):
+        activity_create(by=cast.sdr, kind="call", subject="Voicemail", person=handoff.person)
+        activity_create(by=cast.ae, kind="call", subject="Not the assignee", person=handoff.person)
+        activity_create(by=cast.sdr, kind="note", subject="Not an attempt", person=handoff.person)
+    client.force_login(cast.sdr)
+    with time_machine.travel(new_york(2026, 3, 17, 12, 0), tick=False):
+        html = client.get(reverse("crm:person-detail", args=[handoff.person_id])).content.decode()
+    assert "Contact attempts: 1 of 3 by 2026-03-17" in html
+    with time_machine.travel(new_york(2026, 3, 17, 16, 31), tick=False):
+        html = client.get(reverse("crm:person-detail", args=[handoff.person_id])).content.decode()
+    assert "Contact attempts: 1 of 3 by" in html and "· overdue" in html
