@@ -572,6 +572,12 @@ class ConversionRow:
     label: str
     conversion: kpis.Conversion
     within_30: kpis.Conversion
+    entered_from: int  # flow-based: people entering the first stage in the period ...
+    entered_to: int  # ... and the second, whoever they are
+
+    @property
+    def flow_rate(self) -> float | None:
+        return kpis.share(self.entered_to, self.entered_from)
 
 
 def conversion_table(filters: ScorecardFilters, period: Period) -> list[ConversionRow]:
@@ -581,6 +587,7 @@ def conversion_table(filters: ScorecardFilters, period: Period) -> list[Conversi
     by_key = {stage.key: stage for stage in stages}
     if "mql" in by_key and "customer" in by_key:
         pairs.append((by_key["mql"], by_key["customer"]))
+    entries = {stage.key: stage_entry_count(filters, stage.key, period) for stage in stages}
     rows = []
     for first, second in pairs:
         arrays = cohort_rows(filters, first.key, second.key, period)
@@ -591,6 +598,8 @@ def conversion_table(filters: ScorecardFilters, period: Period) -> list[Conversi
                 label=f"{first.name} → {second.name}",
                 conversion=kpis.cohort_conversion(*arrays),
                 within_30=kpis.cohort_conversion(*arrays, within_days=30),
+                entered_from=entries[first.key],
+                entered_to=entries[second.key],
             )
         )
     return rows

@@ -325,7 +325,19 @@ def _csv_rows(chart: str, filters, period: Period, request, today: dt.date) -> l
             [row.name, row.reached, row.share_of_cohort] for row, _ in data["rows"]
         ]
     if chart == "conversion":
-        rows = [["from", "to", "cohort", "reached", "rate", "median_days", "p75_days", "reached_within_30_days"]]
+        rows = [
+            [
+                "from",
+                "to",
+                "cohort",
+                "reached",
+                "rate",
+                "median_days",
+                "p75_days",
+                "reached_within_30_days",
+                "flow_rate",
+            ]
+        ]
         for row, _ in data["rows"]:
             c = row.conversion
             rows.append(
@@ -338,6 +350,7 @@ def _csv_rows(chart: str, filters, period: Period, request, today: dt.date) -> l
                     c.median_days,
                     c.p75_days,
                     row.within_30.reached,
+                    row.flow_rate,
                 ]
             )
         return rows
