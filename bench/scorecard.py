@@ -90,7 +90,27 @@ def _fillers(cursor, table: str, given: list[str]) -> tuple[list[str], list[str]
     return names, values
 
 
+def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
+    """The table's indexes that back no constraint: dropped for the load and built afterwards by sorting,
+    much faster than keeping them up to date row by row."""
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s"
+        " AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+        [table],
+    )
+    return cursor.fetchall()
+
+
 def _insert(cursor, table: str, columns: dict[str, str], source: str, params: dict) -> None:
+    indexes = _secondary_indexes(cursor, table)
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
+    _insert_rows(cursor, table, columns, source, params)
+    for _, definition in indexes:
+        cursor.execute(definition)
+
+
+def _insert_rows(cursor, table: str, columns: dict[str, str], source: str, params: dict) -> None:
     names, values = _fillers(cursor, table, list(columns))
     all_names = [*columns, *names]
     all_values = [*columns.values(), *values]
@@ -132,6 +152,7 @@ def generate(sizes: dict) -> float:
     start = "(date_trunc('day', now()) - interval '1095 days')"
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
         print("  accounts ...", flush=True)
         _insert(
             cursor,
