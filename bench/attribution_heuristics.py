@@ -9,6 +9,7 @@ value per channel, one after the other on one fresh copy of the journeys, agains
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     from tandem.attribution.journeys import Journeys
 
     generated = synthetic_journeys(args.journeys)
-    timings = []
+    timings, cpu_timings = [], []
     for _ in range(args.runs):
         # A fresh object each run, so that no cached positions from the last run are reused.
         journeys = Journeys(
@@ -42,9 +43,10 @@ def main(argv=None) -> int:
             channel_names=generated.channel_names,
             days_before=generated.days_before,
         )
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         credits = attribute_all(journeys, models=HEURISTIC_KEYS)
         timings.append(time.perf_counter() - started)
+        cpu_timings.append(time.process_time() - cpu_started)
     total = float(generated.conversions.sum())
     for credit in credits:
         assert abs(float(credit.conversions.sum()) - total) < 1e-6 * max(1.0, total), credit.model.key
@@ -56,6 +58,8 @@ def main(argv=None) -> int:
         unit="s",
         target=TARGET_SECONDS,
         params={
+            "cpu_seconds_median": round(statistics.median(cpu_timings), 3),
+            "load_average": round(os.getloadavg()[0], 1),
             "journeys": generated.count,
             "touches": int(len(generated.channel)),
             "channels": CHANNELS,

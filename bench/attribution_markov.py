@@ -11,6 +11,7 @@ against 4 s: the C++ ChannelAttribution package needs about 4.1 s for a random e
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -65,11 +66,12 @@ def main(argv=None) -> int:
     journeys = synthetic_journeys(args.journeys)
     from tandem.attribution.markov import markov_attribution
 
-    timings = []
+    timings, cpu_timings = [], []
     for _ in range(args.runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = markov_attribution(journeys, order=1)
         timings.append(time.perf_counter() - started)
+        cpu_timings.append(time.process_time() - cpu_started)
     print(
         f"{journeys.count:,} journeys, {len(journeys.channel):,} touches; P(conversion) "
         f"{result.conversion_probability:.4f}; removal effects "
@@ -82,6 +84,8 @@ def main(argv=None) -> int:
         unit="s",
         target=TARGET_SECONDS,
         params={
+            "cpu_seconds_median": round(statistics.median(cpu_timings), 3),
+            "load_average": round(os.getloadavg()[0], 1),
             "journeys": journeys.count,
             "touches": int(len(journeys.channel)),
             "channels": CHANNELS,
