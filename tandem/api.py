@@ -36,6 +36,7 @@ from tandem.handoff.api import router as handoff_router
 from tandem.integrations.models import ApiToken
 from tandem.integrations.services import token_authenticate, token_rate_check
 from tandem.predict.api import router as predict_router
+from tandem.sla.api import router as sla_router
 
 logger = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ api.add_router("/", campaigns_router)
 api.add_router("/", contract_router)
 api.add_router("/", predict_router)
 api.add_router("/", handoff_router)
+api.add_router("/", sla_router)
 api.add_router("/", attribution_router)
 api.add_router("/", clv_router)
 api.add_router("/", engagement_router)
