@@ -35,7 +35,7 @@ ALWAYS_EXCLUDED = [
 ]
 # A column is left out when at least this share of the decided people who have a value got it after their outcome.
 LATE_SHARE = 0.05
-# Up to this many people are read by id; more, by reading everyone (no long IN lists).
+# Up to this many people are read by id; more, by the range of their ids (no long IN lists).
 SMALL_SET = 500
 
 
@@ -135,6 +135,13 @@ def outcomes(definition: Definition, *, now: dt.datetime) -> dict[int, Outcome]:
     return decided
 
 
+def _id_filter(field: str, ids: Sequence[int]) -> dict:
+    """A few ids by value; many by the range they span (a chunk of a rescore reads only its own rows)."""
+    if len(ids) <= SMALL_SET:
+        return {f"{field}__in": list(ids)}
+    return {f"{field}__gte": min(ids), f"{field}__lte": max(ids)}
+
+
 def _plain(value):
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
@@ -169,7 +176,7 @@ def feature_columns(
 
     account_of = [None] * size
     names = ["pk", "account_id", "phone", "custom_fields", *PERSON_FIELDS, *PERSON_FLAGS]
-    rows = Person.objects.filter(pk__in=person_ids) if size <= SMALL_SET else Person.objects.all()
+    rows = Person.objects.filter(**_id_filter("pk", person_ids))
     for row in rows.values_list(*names).iterator(chunk_size=10_000):
         index = position.get(row[0])
         if index is None:
@@ -216,9 +223,9 @@ def _rewind(columns, person_ids, position, account_of, outcome_at, timing: Timin
     earliest = min(outcome_at.values())
     # The oldest `before` after the outcome is the value the field had at the outcome.
     as_then: dict[tuple[int, str], object] = {}
-    entries = AuditEntry.objects.filter(entity_type="crm.person", action="update", at__gt=earliest)
-    if len(person_ids) <= SMALL_SET:
-        entries = entries.filter(entity_id__in=person_ids)
+    entries = AuditEntry.objects.filter(
+        entity_type="crm.person", action="update", at__gt=earliest, **_id_filter("entity_id", person_ids)
+    )
     for person_id, at, before, after in entries.order_by("at", "pk").values_list("entity_id", "at", "before", "after"):
         if person_id not in position or at <= outcome_at.get(person_id, at):
             continue
@@ -268,9 +275,7 @@ def _touchpoint_counts(columns, person_ids, position, *, as_of, outcome_at) -> N
     types = [choice.value for choice in TouchpointType]
     counts = {kind: [0] * size for kind in types}
     total = [0] * size
-    touchpoints = Touchpoint.objects.filter(person__isnull=False, occurred_at__lte=as_of)
-    if size <= SMALL_SET:
-        touchpoints = touchpoints.filter(person_id__in=person_ids)
+    touchpoints = Touchpoint.objects.filter(occurred_at__lte=as_of, **_id_filter("person_id", person_ids))
     if outcome_at is None:
         grouped = touchpoints.values("person_id", "type").annotate(count=Count("pk"))
         for person_id, kind, count in grouped.values_list("person_id", "type", "count").iterator(chunk_size=10_000):

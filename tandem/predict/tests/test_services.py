@@ -151,3 +151,15 @@ def test_settings_update_is_validated_and_audited():
     assert "both outcomes" in error.value.message_dict["negative_stages"][0]
     assert selectors.settings_get().cv_folds == 5
     assert AuditEntry.objects.filter(entity_type="predict.predictsettings").count() == 1
+
+
+def test_rescoring_in_chunks_reads_each_chunks_own_people(monkeypatch):
+    make_history(converted=40, disqualified=40, open_people=5)
+    with time_machine.travel(LATER, tick=False):
+        model = services.predict_model_train(by=SYSTEM, options=SMALL)
+    whole = dict(PredictedScore.objects.values_list("person_id", "score"))
+    monkeypatch.setattr(services, "SCORE_CHUNK", 30)
+    monkeypatch.setattr(selectors, "SMALL_SET", 10)
+    with time_machine.travel(LATER, tick=False):
+        assert services.predict_scores_refresh(model=model) == 85
+    assert dict(PredictedScore.objects.values_list("person_id", "score")) == whole
