@@ -114,15 +114,30 @@ class RoutingLedgerEntry(models.Model):
     """
 
     pool = models.CharField(max_length=100, help_text="The routing rule whose reps shared the lead.")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="routing_ledger")
-    handoff = models.ForeignKey(Handoff, null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger")
-    team = models.ForeignKey("users.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # An append-only ledger written in bulk: its foreign keys carry no database constraint (a burst of
+    # 10,000 leads skips their trigger checks at commit); deleting a user or hand-off still reaches it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_constraint=False, related_name="routing_ledger"
+    )
+    handoff = models.ForeignKey(
+        Handoff, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, related_name="ledger"
+    )
+    team = models.ForeignKey(
+        "users.Team", null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False, related_name="+"
+    )
     kind = models.CharField(max_length=20, choices=LedgerKind.choices)
     weight = models.FloatField(default=1)
     expected = models.FloatField(default=0)
     assigned = models.SmallIntegerField(default=0)
     at = models.DateTimeField()
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="+",
+    )
     reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
