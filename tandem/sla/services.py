@@ -36,6 +36,7 @@ from tandem.sla.models import (
     SlaMonthlyRollup,
     SlaRollupMonth,
 )
+from tandem.sla.policy import SlaPolicy
 from tandem.sla.rollup import histogram_bytes, rollup_groups
 from tandem.sla.selectors import (
     first_responses,
@@ -85,13 +86,24 @@ def sla_clocks_prepare(*, handoffs: Sequence[Handoff], at: dt.datetime | None = 
     teams = dict(User.objects.filter(pk__in={h.assignee_id for h in assigned}).values_list("pk", "team__name"))
     starts = [handoff.routed_at or at or timezone.now() for handoff in assigned]
     time_off = handoff_time_off(user_ids=list(teams), since=min(starts))
+    # A burst shares its start, a couple of policies and calendars: compute each distinct due time once.
+    due_times: dict[tuple, dt.datetime] = {}
+    policies: dict[tuple, SlaPolicy] = {}
+    calendars = {user_id: team_calendar(section, team_name) for user_id, team_name in teams.items()}
     for handoff, start in zip(assigned, starts, strict=True):
-        policy = section.policy_for(icp_tier=handoff.icp_tier, segment=handoff.segment)
-        calendar = team_calendar(section, teams.get(handoff.assignee_id)).calendar
+        segment_key = (handoff.icp_tier, handoff.segment)
+        policy = policies.get(segment_key)
+        if policy is None:
+            policy = policies[segment_key] = section.policy_for(icp_tier=handoff.icp_tier, segment=handoff.segment)
+        calendar = calendars[handoff.assignee_id]
+        away = handoff.assignee_id if handoff.assignee_id in time_off else None
+        key = (calendar.key, start, policy.first_response_business_minutes, away)
+        if key not in due_times:
+            due_times[key] = add_business_minutes(
+                calendar.calendar, start, policy.first_response_business_minutes, time_off=time_off.get(away, ())
+            )
         handoff.sla_policy = policy.key
-        handoff.due_at = add_business_minutes(
-            calendar, start, policy.first_response_business_minutes, time_off=time_off.get(handoff.assignee_id, ())
-        )
+        handoff.due_at = due_times[key]
         handoff.sla_status = SlaStatus.PENDING
         handoff.first_response_at = None
         handoff.response_business_minutes = None
