@@ -1,8 +1,8 @@
 """A real worker killed with SLA timers pending: after a restart nothing is missed and nothing doubled.
 
-Six hand-offs get due-time tasks on a Redis queue: three due in a few seconds, three later. A Huey
-consumer breaches the first three and sends their notices, then is killed (SIGKILL) before the
-others are due. Their due time passes with no worker running; a second consumer picks the overdue
+Six hand-offs get due-time tasks on a Redis queue. A Huey consumer breaches the first three and
+sends their notices; three more timers are scheduled, and the consumer is killed (SIGKILL) before
+they are due. Their due time passes with no worker running; a second consumer picks the overdue
 timers off the Redis schedule, and the sweep runs on top. Every breach is notified exactly once per
 recipient and channel: in the app, by email, and one webhook post each.
 """
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,15 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 REPOSITORY = Path(__file__).resolve().parents[3]
 WAIT_SECONDS = 180
 EARLY_SECONDS = 3
-LATE_SECONDS = 25
+LATE_SECONDS = 20
+
+
+@pytest.fixture(autouse=True)
+def _seeded_stages():
+    """The stages and statuses a migration seeds; a transactional test before this one may have flushed them."""
+    from django.apps import apps
+
+    import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
 
 
 def _redis_url() -> str:
@@ -63,6 +72,21 @@ def _wait_for(condition, what: str, log: Path):
     pytest.fail(f"timed out waiting for {what}; consumer log:\n{log.read_text()[-4000:]}")
 
 
+def _start_clocks(environment, handoff_ids: list[int], *, assignee_id: int, seconds: int) -> None:
+    """Assign these queued hand-offs in another process, clocks due `seconds` from now (one scheduled task)."""
+    _manage(
+        environment,
+        "import datetime as dt\n"
+        "from django.utils import timezone\n"
+        "from tandem.handoff.models import Handoff\n"
+        "from tandem.sla.services import sla_clocks_started\n"
+        "now = timezone.now()\n"
+        f"Handoff.objects.filter(pk__in={handoff_ids}).update(status='pending', assignee_id={assignee_id}, "
+        f"routed_at=now, sla_status='pending', sla_policy='tier_1', due_at=now + dt.timedelta(seconds={seconds}))\n"
+        f"sla_clocks_started(handoffs=list(Handoff.objects.filter(pk__in={handoff_ids})))\n",
+    )
+
+
 def _breaches(database: SharedDatabase) -> int:
     if database.copy is None:
         return SlaBreach.objects.count()
@@ -74,8 +98,9 @@ def test_a_killed_worker_misses_no_timer_and_doubles_no_notice(cast, tmp_path):
     url = _redis_url()
     client = require_redis(url)
     receiver = WebhookReceiver()
+    # Waiting in the queue until the test assigns them, so the sweep has no clock of its own to start.
     handoffs = [
-        make_handoff(assignee=cast.sdr, at=new_york(2026, 3, 13, 16, 30), email=f"lead{index}@firm{index}.com")
+        make_handoff(assignee=None, at=new_york(2026, 3, 13, 16, 30), email=f"lead{index}@firm{index}.com")
         for index in range(6)
     ]
     database = SharedDatabase(tmp_path)
@@ -95,27 +120,15 @@ def test_a_killed_worker_misses_no_timer_and_doubles_no_notice(cast, tmp_path):
     consumers = []
     try:
         consumers.append(_start_consumer(environment, log))
-        # The clocks start now: three due in a few seconds, three later, each group one scheduled task.
-        _manage(
-            environment,
-            "import datetime as dt\n"
-            "from django.utils import timezone\n"
-            "from tandem.handoff.models import Handoff\n"
-            "from tandem.sla.services import sla_clocks_started\n"
-            "now = timezone.now()\n"
-            f"early, late = {ids[:3]}, {ids[3:]}\n"
-            f"Handoff.objects.filter(pk__in=early).update(sla_status='pending', sla_policy='tier_1', "
-            f"due_at=now + dt.timedelta(seconds={EARLY_SECONDS}))\n"
-            f"Handoff.objects.filter(pk__in=late).update(sla_status='pending', sla_policy='tier_1', "
-            f"due_at=now + dt.timedelta(seconds={LATE_SECONDS}))\n"
-            "sla_clocks_started(handoffs=list(Handoff.objects.filter(pk__in=early + late)))\n",
-        )
-        scheduled_at = time.monotonic()
+        _start_clocks(environment, ids[:3], assignee_id=cast.sdr.pk, seconds=EARLY_SECONDS)
         _wait_for(lambda: len(receiver.posts) == 3, "the first three breaches to be posted", log)
-        assert time.monotonic() - scheduled_at < LATE_SECONDS, "the worker was too slow to test a restart"
+        # Three more timers go on the schedule while the worker runs; it dies before they are due.
+        _start_clocks(environment, ids[3:], assignee_id=cast.sdr.pk, seconds=LATE_SECONDS)
+        scheduled_at = time.monotonic()
         consumers[0].send_signal(signal.SIGKILL)
         assert consumers[0].wait(timeout=30) == -signal.SIGKILL
         assert _breaches(database) == 3
+        assert len(receiver.posts) == 3
 
         # The later timers fall due while no worker runs.
         _wait_for(lambda: time.monotonic() - scheduled_at > LATE_SECONDS + 1, "the later due time", log)
