@@ -22,6 +22,11 @@ import json
 import re
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
 
 class WebhookRefused(ValueError):
     """A webhook body that cannot be taken: the HTTP status and why."""
@@ -64,84 +69,29 @@ def _event(kind, *, email, occurred_at, event_id, provider, url="", properties=N
     return event
 
 
-# --- ECDSA P-256 (NIST curve secp256r1), enough to verify a signature ---------------------------------------------
-
-_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
-_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-_A = _P - 3
-_G = (
-    0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
-    0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
-)
-_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+# --- Signatures, checked with the cryptography library ----------------------------------------------------------
 
 
-def _add(p1, p2):
-    if p1 is None:
-        return p2
-    if p2 is None:
-        return p1
-    if p1[0] == p2[0] and (p1[1] + p2[1]) % _P == 0:
-        return None
-    if p1 == p2:
-        slope = (3 * p1[0] * p1[0] + _A) * pow(2 * p1[1], -1, _P) % _P
-    else:
-        slope = (p2[1] - p1[1]) * pow(p2[0] - p1[0], -1, _P) % _P
-    x = (slope * slope - p1[0] - p2[0]) % _P
-    return x, (slope * (p1[0] - x) - p1[1]) % _P
-
-
-def _multiply(k: int, point):
-    result = None
-    while k:
-        if k & 1:
-            result = _add(result, point)
-        point = _add(point, point)
-        k >>= 1
-    return result
-
-
-def _der_integers(signature: bytes) -> tuple[int, int]:
-    """(r, s) from a DER SEQUENCE of two INTEGERs."""
-    if len(signature) < 8 or signature[0] != 0x30:
-        raise ValueError("not a DER sequence")
-    position, values = 2, []
-    for _ in range(2):
-        if signature[position] != 0x02:
-            raise ValueError("not a DER integer")
-        length = signature[position + 1]
-        values.append(int.from_bytes(signature[position + 2 : position + 2 + length], "big"))
-        position += 2 + length
-    return values[0], values[1]
-
-
-def _public_point(key_base64: str):
-    """The curve point of a base64 DER SubjectPublicKeyInfo of a P-256 key (uncompressed point at its end)."""
-    der = base64.b64decode(
-        key_base64.strip().replace("-----BEGIN PUBLIC KEY-----", "").replace("-----END PUBLIC KEY-----", "")
-    )
-    point = der[-65:]
-    if len(point) != 65 or point[0] != 4:
-        raise ValueError("not an uncompressed P-256 public key")
-    x, y = int.from_bytes(point[1:33], "big"), int.from_bytes(point[33:], "big")
-    if (y * y - (x * x * x + _A * x + _B)) % _P:
-        raise ValueError("the point is not on the curve")
-    return x, y
+def _public_key_der(key_text: str) -> bytes:
+    """A public key given as base64 DER, with or without the PEM armour lines."""
+    lines = [line.strip() for line in key_text.strip().splitlines()]
+    return base64.b64decode("".join(line for line in lines if line and not line.startswith("-----")), validate=True)
 
 
 def ecdsa_p256_verify(*, public_key: str, message: bytes, signature_base64: str) -> bool:
     """Whether `signature_base64` (DER, base64) is a valid ECDSA P-256 SHA-256 signature of `message`."""
     try:
-        point = _public_point(public_key)
-        r, s = _der_integers(base64.b64decode(signature_base64))
-    except (ValueError, IndexError, TypeError):
+        key = serialization.load_der_public_key(_public_key_der(public_key))
+        signature = base64.b64decode(signature_base64, validate=True)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
-    if not (0 < r < _N and 0 < s < _N):
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         return False
-    digest = int.from_bytes(hashlib.sha256(message).digest(), "big")
-    inverse = pow(s, -1, _N)
-    total = _add(_multiply(digest * inverse % _N, _G), _multiply(r * inverse % _N, point))
-    return total is not None and total[0] % _N == r
+    try:
+        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
 
 
 # --- Providers --------------------------------------------------------------------------------------------------
@@ -315,46 +265,18 @@ _SNS_FIELDS = {
     "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
     "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
-_DIGEST_INFO = {
-    "1": (hashlib.sha1, bytes.fromhex("3021300906052b0e03021a05000414")),
-    "2": (hashlib.sha256, bytes.fromhex("3031300d060960864801650304020105000420")),
-}
-# Signing certificates by URL, as (modulus, exponent): fetched once per process.
-sns_certificates: dict[str, tuple[int, int]] = {}
+# SignatureVersion 1 signs with SHA-1, version 2 with SHA-256.
+_SNS_HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+# Signing certificates' public keys by URL: fetched once per process.
+sns_certificates: dict[str, rsa.RSAPublicKey] = {}
 
 
-def _der_read(data: bytes, position: int) -> tuple[int, bytes, int]:
-    """(tag, content, next position) of the DER element at `position`."""
-    tag, length = data[position], data[position + 1]
-    position += 2
-    if length & 0x80:
-        count = length & 0x7F
-        length = int.from_bytes(data[position : position + count], "big")
-        position += count
-    return tag, data[position : position + length], position + length
-
-
-def _der_children(content: bytes) -> list[tuple[int, bytes]]:
-    children, position = [], 0
-    while position < len(content):
-        tag, child, position = _der_read(content, position)
-        children.append((tag, child))
-    return children
-
-
-def rsa_public_key_of_certificate(pem: str) -> tuple[int, int]:
-    """The RSA modulus and exponent of an X.509 certificate in PEM."""
-    body = "".join(line for line in pem.strip().splitlines() if line and not line.startswith("-----"))
-    _tag, certificate, _end = _der_read(base64.b64decode(body), 0)
-    _tag, tbs = _der_children(certificate)[0]
-    fields = _der_children(tbs)
-    if fields[0][0] == 0xA0:  # the optional [0] version
-        fields = fields[1:]
-    _tag, key_info = fields[5]  # serial, signature algorithm, issuer, validity, subject, then the key
-    _algorithm, (_bit_tag, bits) = _der_children(key_info)
-    _tag, rsa_key, _end = _der_read(bits[1:], 0)  # a bit string's first byte counts its unused bits
-    (_n_tag, modulus), (_e_tag, exponent) = _der_children(rsa_key)
-    return int.from_bytes(modulus, "big"), int.from_bytes(exponent, "big")
+def rsa_public_key_of_certificate(pem: str) -> rsa.RSAPublicKey:
+    """The RSA public key of an X.509 certificate in PEM; ValueError for anything else."""
+    key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the certificate's key is not an RSA key")
+    return key
 
 
 def sns_string_to_sign(message: dict) -> bytes:
@@ -363,19 +285,15 @@ def sns_string_to_sign(message: dict) -> bytes:
     return "".join(f"{name}\n{message[name]}\n" for name in names if name in message).encode()
 
 
-def rsa_pkcs1_verify(*, key: tuple[int, int], message: bytes, signature: bytes, version: str) -> bool:
+def rsa_pkcs1_verify(*, key: rsa.RSAPublicKey, message: bytes, signature: bytes, version: str) -> bool:
     """Whether `signature` is an RSA PKCS#1 v1.5 signature of `message` (SHA-1 for SNS version 1, SHA-256 for 2)."""
-    if version not in _DIGEST_INFO:
+    if version not in _SNS_HASHES:
         return False
-    modulus, exponent = key
-    size = (modulus.bit_length() + 7) // 8
-    if len(signature) != size:
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), _SNS_HASHES[version]())
+    except InvalidSignature:
         return False
-    hash_function, prefix = _DIGEST_INFO[version]
-    digest = prefix + hash_function(message).digest()
-    expected = b"\x00\x01" + b"\xff" * (size - len(digest) - 3) + b"\x00" + digest
-    recovered = pow(int.from_bytes(signature, "big"), exponent, modulus).to_bytes(size, "big")
-    return hmac.compare_digest(recovered, expected)
+    return True
 
 
 def _fetch_certificate(address: str) -> str:
@@ -385,7 +303,7 @@ def _fetch_certificate(address: str) -> str:
         return answer.read().decode()
 
 
-def sns_certificate(url: str, *, fetch=_fetch_certificate) -> tuple[int, int]:
+def sns_certificate(url: str, *, fetch=_fetch_certificate) -> rsa.RSAPublicKey:
     """The public key of an SNS signing certificate; only from https://sns.<region>.amazonaws.com/….pem."""
     if url not in sns_certificates:
         parts = urlsplit(url)

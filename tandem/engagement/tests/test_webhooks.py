@@ -187,7 +187,8 @@ def sns_signer(tmp_path):
 
 def test_a_certificates_rsa_key_is_read_as_openssl_reads_it(sns_signer):
     _sign, pem = sns_signer
-    modulus, exponent = rsa_public_key_of_certificate(pem)
+    numbers = rsa_public_key_of_certificate(pem).public_numbers()
+    modulus, exponent = numbers.n, numbers.e
     shown = subprocess.run(  # noqa: S603
         [OPENSSL, "x509", "-noout", "-modulus"], input=pem.encode(), capture_output=True, check=True
     ).stdout.decode()
