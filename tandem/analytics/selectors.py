@@ -126,7 +126,7 @@ def _seconds(moment: dt.datetime | None) -> float:
 
 def stage_entry_count(filters: ScorecardFilters, stage: str, period: Period) -> int:
     """People who entered the stage in the period (each person once, however often they entered)."""
-    query = StageChange.objects.filter(Q(to_stage_id=stage) & _window("at", period))
+    query = StageChange.objects.filter(Q(to_stage_id=stage, person__isnull=False) & _window("at", period))
     if not filters.is_empty:
         query = query.filter(_people_of_stage_changes(filters))
     return query.values("person_id").distinct().count()
@@ -587,22 +587,30 @@ def conversion_table(filters: ScorecardFilters, period: Period) -> list[Conversi
     by_key = {stage.key: stage for stage in stages}
     if "mql" in by_key and "customer" in by_key:
         pairs.append((by_key["mql"], by_key["customer"]))
-    entries = {stage.key: stage_entry_count(filters, stage.key, period) for stage in stages}
-    rows = []
+    cohorts = {}
     for first, second in pairs:
         arrays = cohort_rows(filters, first.key, second.key, period)
-        rows.append(
-            ConversionRow(
-                from_stage=first.key,
-                to_stage=second.key,
-                label=f"{first.name} → {second.name}",
-                conversion=kpis.cohort_conversion(*arrays),
-                within_30=kpis.cohort_conversion(*arrays, within_days=30),
-                entered_from=entries[first.key],
-                entered_to=entries[second.key],
-            )
+        cohorts[(first.key, second.key)] = (
+            kpis.cohort_conversion(*arrays),
+            kpis.cohort_conversion(*arrays, within_days=30),
         )
-    return rows
+    # A stage's cohort is everyone who entered it in the period: its size is the flow's count too.
+    entries = {first: conversion.cohort for (first, _), (conversion, _) in cohorts.items()}
+    for stage in stages:
+        if stage.key not in entries:
+            entries[stage.key] = stage_entry_count(filters, stage.key, period)
+    return [
+        ConversionRow(
+            from_stage=first.key,
+            to_stage=second.key,
+            label=f"{first.name} → {second.name}",
+            conversion=cohorts[(first.key, second.key)][0],
+            within_30=cohorts[(first.key, second.key)][1],
+            entered_from=entries[first.key],
+            entered_to=entries[second.key],
+        )
+        for first, second in pairs
+    ]
 
 
 def _months_up_to(period: Period, months: int) -> list[Period]:

@@ -169,3 +169,15 @@ def test_pipeline_by_stage_and_forecast_category(company):
         ("discovery", "pipeline", 1, 4000.0, 1000.0),
         ("proposal", "best_case", 1, 10000.0, 5000.0),
     ]
+
+
+def test_an_accounts_own_stage_change_is_not_a_person_entering_the_stage(company):
+    from tandem.analytics.tests.fixtures import at
+    from tandem.crm.models import StageChange
+
+    StageChange.objects.create(
+        account=company.accounts.a1, to_stage_id="mql", at=at(2026, 2, 3), actor_type="system", actor_label="tests"
+    )
+    assert tiles()["mqls"].value == 5
+    rows = {(row.from_stage, row.to_stage): row for row in selectors.conversion_table(ScorecardFilters(), Q1)}
+    assert rows[("mql", "sal")].entered_from == 5
