@@ -5,13 +5,31 @@ filters of tandem/crm/list_filters.py, whose querysets are the ones counted here
 """
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
-from django.db.models import Avg, Count, DecimalField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -27,6 +45,26 @@ from tandem.crm.selectors import (
     stages_at_or_past,
 )
 from tandem.handoff.models import Handoff, MqlGoal
+
+
+def without_jit(function):
+    """Run a read on PostgreSQL with its JIT compiler off, in a transaction of its own.
+
+    The planner costs these aggregates high enough to JIT-compile them, which takes longer (tens of
+    milliseconds a query) than running them; SET LOCAL keeps the setting to this read.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if connection.vendor != "postgresql":
+            return function(*args, **kwargs)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+            return function(*args, **kwargs)
+
+    return wrapper
+
 
 MQL_STAGE = "mql"
 CONVERSION_PAIR = ("mql", "sql")
@@ -144,7 +182,7 @@ def cohort_rows(filters: ScorecardFilters, from_stage: str, to_stage: str, perio
     query = StageChange.objects.filter(Q(to_stage_id=from_stage, person__isnull=False) & _window("at", period))
     if not filters.is_empty:
         query = query.filter(_people_of_stage_changes(filters))
-    rows = list(query.annotate(reached_at=Subquery(reached)).values_list("person_id", "at", "reached_at"))
+    rows = list(query.annotate(reached_at=Subquery(reached)).order_by().values_list("person_id", "at", "reached_at"))
     person_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     entered = np.fromiter((row[1].timestamp() for row in rows), dtype=np.float64, count=len(rows))
     reached_at = np.fromiter((_seconds(row[2]) for row in rows), dtype=np.float64, count=len(rows))
@@ -153,17 +191,25 @@ def cohort_rows(filters: ScorecardFilters, from_stage: str, to_stage: str, perio
 
 def furthest_rows(filters: ScorecardFilters, from_stage: str, start: dt.datetime, end: dt.datetime):
     """Arrays (person, entered A at, furthest main-stage position entered at or after that) for a cohort."""
+    # Positions written into the query (a handful of stages) rather than joined per cohort member.
+    positions_by_key = {stage.key: stage.position for stage in main_stages()}
+    position = Case(
+        *[When(to_stage_id=key, then=Value(value)) for key, value in positions_by_key.items()],
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
     furthest = (
         StageChange.objects.filter(
-            person_id=OuterRef("person_id"), at__gte=OuterRef("at"), to_stage__is_side_stage=False
+            person_id=OuterRef("person_id"), at__gte=OuterRef("at"), to_stage_id__in=list(positions_by_key)
         )
-        .order_by("-to_stage__position")
-        .values("to_stage__position")[:1]
+        .annotate(position=position)
+        .order_by("-position")
+        .values("position")[:1]
     )
     query = StageChange.objects.filter(to_stage_id=from_stage, person__isnull=False, at__gte=start, at__lt=end)
     if not filters.is_empty:
         query = query.filter(_people_of_stage_changes(filters))
-    rows = list(query.annotate(furthest=Subquery(furthest)).values_list("person_id", "at", "furthest"))
+    rows = list(query.annotate(furthest=Subquery(furthest)).order_by().values_list("person_id", "at", "furthest"))
     person_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     entered = np.fromiter((row[1].timestamp() for row in rows), dtype=np.float64, count=len(rows))
     positions = np.fromiter((row[2] if row[2] is not None else -1 for row in rows), dtype=np.float64, count=len(rows))
@@ -236,6 +282,7 @@ def _day(value: dt.date) -> str:
     return value.isoformat()
 
 
+@without_jit
 def scorecard_tiles(filters: ScorecardFilters, period: Period) -> list[Tile]:
     """Every KPI of the scorecard for one period, live from the record."""
     currency = reporting_currency()
@@ -541,6 +588,7 @@ class FunnelRow:
     share_of_previous: float | None
 
 
+@without_jit
 def funnel(filters: ScorecardFilters, period: Period, from_stage: str) -> list[FunnelRow]:
     """Of the people who entered `from_stage` in the period, how many reached each later stage."""
     stages = main_stages()
@@ -580,6 +628,7 @@ class ConversionRow:
         return kpis.share(self.entered_to, self.entered_from)
 
 
+@without_jit
 def conversion_table(filters: ScorecardFilters, period: Period) -> list[ConversionRow]:
     """Cohort conversion and velocity between each pair of consecutive main stages, and MQL → Customer."""
     stages = main_stages()
@@ -622,6 +671,7 @@ def _months_up_to(period: Period, months: int) -> list[Period]:
     ]
 
 
+@without_jit
 def cohort_table(filters: ScorecardFilters, period: Period, from_stage: str, months: int = 12):
     """Month of entry into `from_stage` × stage reached, for the months up to the period's end."""
     stages = main_stages()
@@ -641,6 +691,7 @@ def cohort_table(filters: ScorecardFilters, period: Period, from_stage: str, mon
     return stages, rows
 
 
+@without_jit
 def trends(filters: ScorecardFilters, period: Period, months: int = 12) -> list[dict]:
     """Month by month up to the period's end: MQLs, SQLs, deals won, won revenue and win rate."""
     month_periods = _months_up_to(period, months)
