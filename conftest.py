@@ -19,6 +19,21 @@ def _fast_settings(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture(autouse=True)
+def _seeded_reference_tables(request):
+    """Tests that commit (live servers, real workers) end by flushing every table, including the
+    stages and statuses a migration seeds; such tests get them back before they start."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        return
+    request.getfixturevalue("transactional_db")
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
+
+
 @pytest.fixture
 def cast(db):
     """A marketer, an SDR, an AE, a manager of each side, RevOps and a leadership reader."""
@@ -33,16 +48,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 @pytest.fixture
 def browser(transactional_db):
-    """A headless Chromium driven through chromedriver, for the tests marked `browser`.
-
-    Browser tests run against a live server, so each ends by flushing the database; the reference
-    tables a migration seeds (stages, statuses) are put back first.
-    """
-    from importlib import import_module
-
-    from django.apps import apps
-
-    import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
+    """A headless Chromium driven through chromedriver, for the tests marked `browser`."""
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip("Chromium and chromedriver are not installed (Debian packages chromium, chromium-driver)")
     from selenium import webdriver
