@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-import lightgbm
 import numpy as np
 
 NUMERIC = "numeric"
@@ -341,6 +340,8 @@ def model_train(
         "min_data_per_group": min(20, leaf),
         "num_threads": usable_threads(len(labels), params.threads),
     }
+    import lightgbm  # imported when a model is trained or loaded: web processes start without it
+
     # Binned once; each fold's training set is a subset of the same bins.
     everyone = lightgbm.Dataset(
         features, labels, categorical_feature=list(categorical), free_raw_data=False, params=lightgbm_params
@@ -394,6 +395,8 @@ class Scorer:
     """A stored model made ready to score: the booster from its text and the calibration curve."""
 
     def __init__(self, model_text: str, calibration: Calibration, *, threads: int = 0):
+        import lightgbm
+
         self.booster = lightgbm.Booster(model_str=model_text)
         self.calibration = calibration
         self.threads = threads
