@@ -53,9 +53,7 @@ def tandem_commands() -> dict[str, str]:
 
 
 def usage() -> str:
-    extra = {
-        name: help_text for name, help_text in tandem_commands().items() if name not in SUBCOMMANDS
-    }
+    extra = {name: help_text for name, help_text in tandem_commands().items() if name not in SUBCOMMANDS}
     width = max(len(name) for name in [*SUBCOMMANDS, *extra])
     lines = [
         "usage: tandem <command> [options]",

@@ -14,16 +14,12 @@ def user_get_by_email(email: str) -> User | None:
 
 def user_first_active_revops() -> User | None:
     """The longest-standing active RevOps user: who acts for the operator by default."""
-    return (
-        User.objects.filter(role=Role.REVOPS, is_active=True).order_by("date_joined", "pk").first()
-    )
+    return User.objects.filter(role=Role.REVOPS, is_active=True).order_by("date_joined", "pk").first()
 
 
 def demo_users() -> QuerySet[User]:
     """Active users of the generated demo company, RevOps first."""
-    revops_first = Case(
-        When(role=Role.REVOPS, then=Value(0)), default=Value(1), output_field=IntegerField()
-    )
+    revops_first = Case(When(role=Role.REVOPS, then=Value(0)), default=Value(1), output_field=IntegerField())
     return User.objects.filter(email__iendswith=f"@{DEMO_EMAIL_DOMAIN}", is_active=True).order_by(
         revops_first, "date_joined", "pk"
     )

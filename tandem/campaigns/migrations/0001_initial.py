@@ -4,39 +4,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('channel', models.CharField(choices=[('organic_search', 'Organic search'), ('paid_search', 'Paid search'), ('organic_social', 'Organic social'), ('paid_social', 'Paid social'), ('email', 'Email'), ('referral', 'Referral'), ('direct', 'Direct'), ('events', 'Events'), ('partner', 'Partner'), ('outbound_sales', 'Outbound sales'), ('content', 'Content')], max_length=30)),
-                ('type', models.CharField(choices=[('webinar', 'Webinar'), ('event', 'Event / trade show'), ('email', 'Email program'), ('ads', 'Advertising'), ('content', 'Content / gated asset'), ('outbound', 'Outbound sequence'), ('partner', 'Partner program'), ('other', 'Other')], default='other', max_length=30)),
-                ('cost', models.DecimalField(decimal_places=2, default=0, max_digits=14)),
-                ('start_date', models.DateField(blank=True, null=True)),
-                ('end_date', models.DateField(blank=True, null=True)),
-                ('goal', models.CharField(blank=True, max_length=300)),
-                ('utm_campaign', models.CharField(blank=True, db_index=True, max_length=200)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("organic_search", "Organic search"),
+                            ("paid_search", "Paid search"),
+                            ("organic_social", "Organic social"),
+                            ("paid_social", "Paid social"),
+                            ("email", "Email"),
+                            ("referral", "Referral"),
+                            ("direct", "Direct"),
+                            ("events", "Events"),
+                            ("partner", "Partner"),
+                            ("outbound_sales", "Outbound sales"),
+                            ("content", "Content"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("webinar", "Webinar"),
+                            ("event", "Event / trade show"),
+                            ("email", "Email program"),
+                            ("ads", "Advertising"),
+                            ("content", "Content / gated asset"),
+                            ("outbound", "Outbound sequence"),
+                            ("partner", "Partner program"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=30,
+                    ),
+                ),
+                ("cost", models.DecimalField(decimal_places=2, default=0, max_digits=14)),
+                ("start_date", models.DateField(blank=True, null=True)),
+                ("end_date", models.DateField(blank=True, null=True)),
+                ("goal", models.CharField(blank=True, max_length=300)),
+                ("utm_campaign", models.CharField(blank=True, db_index=True, max_length=200)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-start_date', 'name'],
+                "ordering": ["-start_date", "name"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignMember',
+            name="CampaignMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('targeted', 'Targeted'), ('sent', 'Sent'), ('responded', 'Responded'), ('registered', 'Registered'), ('attended', 'Attended')], default='targeted', max_length=20)),
-                ('responded_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("targeted", "Targeted"),
+                            ("sent", "Sent"),
+                            ("responded", "Responded"),
+                            ("registered", "Registered"),
+                            ("attended", "Attended"),
+                        ],
+                        default="targeted",
+                        max_length=20,
+                    ),
+                ),
+                ("responded_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
             ],
         ),
     ]

@@ -6,33 +6,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('crm', '0001_initial'),
+        ("campaigns", "0001_initial"),
+        ("crm", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='owner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_campaigns', to=settings.AUTH_USER_MODEL),
+            model_name="campaign",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_campaigns",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='campaignmember',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='campaigns.campaign'),
+            model_name="campaignmember",
+            name="campaign",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="members", to="campaigns.campaign"
+            ),
         ),
         migrations.AddField(
-            model_name='campaignmember',
-            name='person',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='campaign_memberships', to='crm.person'),
+            model_name="campaignmember",
+            name="person",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="campaign_memberships", to="crm.person"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaignmember',
-            constraint=models.UniqueConstraint(fields=('campaign', 'person'), name='unique_campaign_member'),
+            model_name="campaignmember",
+            constraint=models.UniqueConstraint(fields=("campaign", "person"), name="unique_campaign_member"),
         ),
     ]

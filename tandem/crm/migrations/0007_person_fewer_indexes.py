@@ -17,45 +17,64 @@ def restore_search_indexes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0006_person_import_fingerprint'),
+        ("crm", "0006_person_import_fingerprint"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='person',
-            name='created_at',
+            model_name="person",
+            name="created_at",
             field=models.DateTimeField(),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='external_id',
+            model_name="person",
+            name="external_id",
             field=models.CharField(blank=True, max_length=100, null=True),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='lead_status',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.leadstatus'),
+            model_name="person",
+            name="lead_status",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="crm.leadstatus",
+            ),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='lifecycle_stage',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.lifecyclestage'),
+            model_name="person",
+            name="lifecycle_stage",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="crm.lifecyclestage"
+            ),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='owner',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_people', to=settings.AUTH_USER_MODEL),
+            model_name="person",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_people",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['lead_status'], name='person_lead_status'),
+            model_name="person",
+            index=models.Index(fields=["lead_status"], name="person_lead_status"),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.UniqueConstraint(fields=('external_id',), name='person_external_id_unique', violation_error_message='A person with this external id already exists.'),
+            model_name="person",
+            constraint=models.UniqueConstraint(
+                fields=("external_id",),
+                name="person_external_id_unique",
+                violation_error_message="A person with this external id already exists.",
+            ),
         ),
         migrations.RunPython(restore_search_indexes, migrations.RunPython.noop),
     ]

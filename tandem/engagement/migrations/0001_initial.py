@@ -5,38 +5,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('crm', '0001_initial'),
+        ("campaigns", "0001_initial"),
+        ("crm", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Touchpoint',
+            name="Touchpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('anonymous_id', models.CharField(blank=True, max_length=100)),
-                ('type', models.CharField(choices=[('page_view', 'Page view'), ('form_submit', 'Form submit'), ('email_sent', 'Email sent'), ('email_open', 'Email open'), ('email_click', 'Email click'), ('ad_click', 'Ad click'), ('webinar', 'Webinar'), ('event', 'Event'), ('content_download', 'Content download'), ('meeting_booked', 'Meeting booked'), ('chat', 'Chat'), ('call', 'Call'), ('sales_email', 'Sales email')], max_length=30)),
-                ('channel', models.CharField(blank=True, max_length=30)),
-                ('utm_source', models.CharField(blank=True, max_length=200)),
-                ('utm_medium', models.CharField(blank=True, max_length=200)),
-                ('utm_campaign', models.CharField(blank=True, max_length=200)),
-                ('utm_term', models.CharField(blank=True, max_length=200)),
-                ('utm_content', models.CharField(blank=True, max_length=200)),
-                ('url', models.URLField(blank=True, max_length=2000)),
-                ('referrer', models.URLField(blank=True, max_length=2000)),
-                ('occurred_at', models.DateTimeField()),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('client_event_id', models.CharField(blank=True, max_length=100, null=True, unique=True)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='touchpoints', to='campaigns.campaign')),
-                ('person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='touchpoints', to='crm.person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("anonymous_id", models.CharField(blank=True, max_length=100)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("page_view", "Page view"),
+                            ("form_submit", "Form submit"),
+                            ("email_sent", "Email sent"),
+                            ("email_open", "Email open"),
+                            ("email_click", "Email click"),
+                            ("ad_click", "Ad click"),
+                            ("webinar", "Webinar"),
+                            ("event", "Event"),
+                            ("content_download", "Content download"),
+                            ("meeting_booked", "Meeting booked"),
+                            ("chat", "Chat"),
+                            ("call", "Call"),
+                            ("sales_email", "Sales email"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("channel", models.CharField(blank=True, max_length=30)),
+                ("utm_source", models.CharField(blank=True, max_length=200)),
+                ("utm_medium", models.CharField(blank=True, max_length=200)),
+                ("utm_campaign", models.CharField(blank=True, max_length=200)),
+                ("utm_term", models.CharField(blank=True, max_length=200)),
+                ("utm_content", models.CharField(blank=True, max_length=200)),
+                ("url", models.URLField(blank=True, max_length=2000)),
+                ("referrer", models.URLField(blank=True, max_length=2000)),
+                ("occurred_at", models.DateTimeField()),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                ("client_event_id", models.CharField(blank=True, max_length=100, null=True, unique=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="touchpoints",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="touchpoints",
+                        to="crm.person",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
-                'indexes': [models.Index(fields=['person', '-occurred_at'], name='engagement__person__da15d6_idx'), models.Index(fields=['occurred_at'], name='engagement__occurre_145598_idx'), models.Index(condition=models.Q(('anonymous_id', ''), _negated=True), fields=['anonymous_id'], name='touchpoint_anon_idx')],
+                "ordering": ["-occurred_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["person", "-occurred_at"], name="engagement__person__da15d6_idx"),
+                    models.Index(fields=["occurred_at"], name="engagement__occurre_145598_idx"),
+                    models.Index(
+                        condition=models.Q(("anonymous_id", ""), _negated=True),
+                        fields=["anonymous_id"],
+                        name="touchpoint_anon_idx",
+                    ),
+                ],
             },
         ),
     ]

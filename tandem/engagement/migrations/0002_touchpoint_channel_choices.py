@@ -4,15 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('engagement', '0001_initial'),
+        ("engagement", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='touchpoint',
-            name='channel',
-            field=models.CharField(blank=True, choices=[('organic_search', 'Organic search'), ('paid_search', 'Paid search'), ('organic_social', 'Organic social'), ('paid_social', 'Paid social'), ('email', 'Email'), ('referral', 'Referral'), ('direct', 'Direct'), ('events', 'Events'), ('partner', 'Partner'), ('outbound_sales', 'Outbound sales'), ('content', 'Content')], max_length=30),
+            model_name="touchpoint",
+            name="channel",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("organic_search", "Organic search"),
+                    ("paid_search", "Paid search"),
+                    ("organic_social", "Organic social"),
+                    ("paid_social", "Paid social"),
+                    ("email", "Email"),
+                    ("referral", "Referral"),
+                    ("direct", "Direct"),
+                    ("events", "Events"),
+                    ("partner", "Partner"),
+                    ("outbound_sales", "Outbound sales"),
+                    ("content", "Content"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

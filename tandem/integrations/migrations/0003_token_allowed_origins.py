@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0002_initial'),
+        ("integrations", "0002_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='allowed_origins',
-            field=models.TextField(blank=True, help_text='For a write key: the web origins (https://www.example.com) browsers may send from, one a line.'),
+            model_name="apitoken",
+            name="allowed_origins",
+            field=models.TextField(
+                blank=True,
+                help_text="For a write key: the web origins (https://www.example.com) browsers may send from, one a line.",
+            ),
         ),
     ]

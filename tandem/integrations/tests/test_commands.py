@@ -24,12 +24,9 @@ def test_create_prints_the_secret_once_and_acts_as_the_first_revops_user(cast):
     token = ApiToken.objects.get()
     first_line, secret, warning = output.splitlines()
     assert first_line == (
-        f"Created API token 'Zapier' (prefix {token.prefix}), acting as rita@example.com, "
-        "600 requests per minute."
+        f"Created API token 'Zapier' (prefix {token.prefix}), acting as rita@example.com, 600 requests per minute."
     )
-    assert warning == (
-        "Copy the secret now: it is stored only as a hash and cannot be shown again."
-    )
+    assert warning == ("Copy the secret now: it is stored only as a hash and cannot be shown again.")
     assert token_authenticate(secret) == token
     assert (token.user, token.is_write_key, token.rate_limit_per_minute) == (
         cast.revops,
@@ -82,9 +79,7 @@ def test_create_refuses_bad_input_naming_the_field(cast, arguments, message):
 
 def test_list_shows_active_tokens_in_each_format_without_secrets(cast):
     zapier = token_create(by=cast.revops, user=cast.revops, name="Zapier")
-    formula = token_create(
-        by=cast.revops, user=cast.marketer, name="=HYPERLINK(1)", is_write_key=True
-    )
+    formula = token_create(by=cast.revops, user=cast.marketer, name="=HYPERLINK(1)", is_write_key=True)
     revoked = token_create(by=cast.revops, user=cast.revops, name="Old")
     run_token_command("revoke", revoked.token.prefix)
 

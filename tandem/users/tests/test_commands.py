@@ -41,9 +41,7 @@ def test_create_makes_a_user_in_a_new_team_on_the_roles_side():
 def test_create_joins_an_existing_team():
     marketing = Team.objects.create(name="Marketing", side=Side.MARKETING)
 
-    run_user_command(
-        "create", "--email", "mo@example.com", "--role", "marketing_manager", "--team", "Marketing"
-    )
+    run_user_command("create", "--email", "mo@example.com", "--role", "marketing_manager", "--team", "Marketing")
 
     assert User.objects.get().team == marketing
     assert Team.objects.count() == 1
@@ -57,8 +55,7 @@ def test_create_without_password_points_to_forgot_password():
     assert not user.has_usable_password()
     assert user.team is None
     assert output.splitlines()[1] == (
-        'No password was set: the user can choose one with the "Forgot password" link '
-        "on the sign-in page."
+        'No password was set: the user can choose one with the "Forgot password" link on the sign-in page.'
     )
 
 

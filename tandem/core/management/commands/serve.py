@@ -24,23 +24,14 @@ def _positive(text: str) -> int:
 
 
 class Command(BaseCommand):
-    help = (
-        "Migrate, then run the web server and the background worker "
-        "(--demo loads demo data into an empty database)."
-    )
+    help = "Migrate, then run the web server and the background worker (--demo loads demo data into an empty database)."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--demo", action="store_true", help="Load demo data first if there are no people yet."
-        )
+        parser.add_argument("--demo", action="store_true", help="Load demo data first if there are no people yet.")
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
         parser.add_argument("--port", type=int, default=8000, help="Port to listen on.")
-        parser.add_argument(
-            "--workers", type=_positive, default=2, help="Web server processes (default 2)."
-        )
-        parser.add_argument(
-            "--threads", type=_positive, default=4, help="Threads per web server process."
-        )
+        parser.add_argument("--workers", type=_positive, default=2, help="Web server processes (default 2).")
+        parser.add_argument("--threads", type=_positive, default=4, help="Threads per web server process.")
         parser.add_argument(
             "--queue-workers",
             type=_positive,
@@ -88,17 +79,14 @@ class Command(BaseCommand):
                 if child.poll() is None:
                     child.send_signal(signum)
 
-        previous = {
-            number: signal.signal(number, forward) for number in (signal.SIGINT, signal.SIGTERM)
-        }
+        previous = {number: signal.signal(number, forward) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             if self.wait_until_listening(host, port, children):
                 self.announce(host, port)
             stopped_name, stopped = self.wait_for_first_exit(children)
             if not received:
                 self.stderr.write(
-                    f"The {stopped_name} stopped (exit code {stopped.returncode}); "
-                    "stopping the other process."
+                    f"The {stopped_name} stopped (exit code {stopped.returncode}); stopping the other process."
                 )
             self.stop(children, already_signalled=bool(received))
         finally:
@@ -158,18 +146,12 @@ class Command(BaseCommand):
         from tandem.users.selectors import demo_users
 
         shown_host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
-        url = (
-            f"http://[{shown_host}]:{port}/"
-            if ":" in shown_host
-            else f"http://{shown_host}:{port}/"
-        )
+        url = f"http://[{shown_host}]:{port}/" if ":" in shown_host else f"http://{shown_host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"Tandem is running at {url}"))
         demo_user = demo_users().first()
         if demo_user is not None:
             if demo_user.check_password(DEMO_PASSWORD):
-                self.stdout.write(
-                    f"Sign in at {url} as {demo_user.email} / password {DEMO_PASSWORD}"
-                )
+                self.stdout.write(f"Sign in at {url} as {demo_user.email} / password {DEMO_PASSWORD}")
             else:
                 self.stdout.write(f"Sign in at {url} as {demo_user.email} with the demo password.")
         self.stdout.write("Press Ctrl-C to stop.")

@@ -33,9 +33,7 @@ def _positive_int(text: str) -> int:
 
 
 class Command(BaseCommand):
-    help = (
-        "Manage API tokens: token create --name N [--write-key], token list, token revoke PREFIX."
-    )
+    help = "Manage API tokens: token create --name N [--write-key], token list, token revoke PREFIX."
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -72,9 +70,7 @@ class Command(BaseCommand):
         revoke.add_argument("prefix", help="The token's prefix as shown by `token list`.")
 
     def handle(self, *args, **options):
-        {"create": self.create, "list": self.list, "revoke": self.revoke}[options["action"]](
-            options
-        )
+        {"create": self.create, "list": self.list, "revoke": self.revoke}[options["action"]](options)
 
     def create(self, options):
         rate = options["rate_per_minute"]
@@ -114,9 +110,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(issued.secret)
         self.stdout.write(
-            self.style.WARNING(
-                "Copy the secret now: it is stored only as a hash and cannot be shown again."
-            )
+            self.style.WARNING("Copy the secret now: it is stored only as a hash and cannot be shown again.")
         )
 
     def list(self, options):

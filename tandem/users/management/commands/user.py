@@ -18,9 +18,7 @@ class Command(BaseCommand):
         create = actions.add_parser("create", help="Create a user who can sign in.")
         create.add_argument("--email", required=True, help="Sign-in email address.")
         create.add_argument("--role", required=True, help=f"One of: {', '.join(Role.values)}.")
-        create.add_argument(
-            "--team", help="Team name; created on the role's side (marketing/sales/...) if new."
-        )
+        create.add_argument("--team", help="Team name; created on the role's side (marketing/sales/...) if new.")
         create.add_argument(
             "--password",
             help="Initial password. Without it the user sets one via 'Forgot password'.",
@@ -39,9 +37,7 @@ class Command(BaseCommand):
                 team = None
                 # An unknown role gets its own error from user_create, so no team is made for it.
                 if options["team"] and role in Role.values:
-                    team = team_get_or_create(
-                        by=by, name=options["team"], side=ROLE_SIDES[Role(role)]
-                    )
+                    team = team_get_or_create(by=by, name=options["team"], side=ROLE_SIDES[Role(role)])
                 user = user_create(
                     by=by,
                     email=options["email"],
@@ -54,11 +50,8 @@ class Command(BaseCommand):
             raise CommandError(describe_validation_error(error)) from None
 
         team_text = f", team {user.team.name}" if user.team else ""
-        self.stdout.write(
-            self.style.SUCCESS(f"Created user {user.email} ({user.get_role_display()}{team_text}).")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Created user {user.email} ({user.get_role_display()}{team_text})."))
         if not options["password"]:
             self.stdout.write(
-                "No password was set: the user can choose one with the "
-                '"Forgot password" link on the sign-in page.'
+                'No password was set: the user can choose one with the "Forgot password" link on the sign-in page.'
             )
