@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils import timezone
 
-from tandem.crm.selectors import HANDOFF_FILTERS, OpportunityFilters, PersonFilters
+from tandem.crm.selectors import HANDOFF_FILTERS, AccountFilters, OpportunityFilters, PersonFilters
 
 
 def int_or_none(value):
@@ -100,6 +100,19 @@ def person_filters(query: QueryDict, user) -> PersonFilters:
         handoff_from=_moment(query, "handoff_from"),
         handoff_until=_moment(query, "handoff_until"),
         **_segment(query),
+    )
+
+
+def account_filters(query: QueryDict, user) -> AccountFilters:
+    """The accounts list's filters from its query string (the page and its exports read them alike)."""
+    return AccountFilters(
+        search=query.get("q", "")[:100],
+        owner_id=owner_filter(query, user)[0],
+        industry=query.get("industry", ""),
+        region=query.get("region", ""),
+        is_target_account=True if query.get("target") == "1" else None,
+        icp_tier=int_or_none(query.get("icp_tier")),
+        clv_min=amount_or_none(query.get("clv_min")),
     )
 
 

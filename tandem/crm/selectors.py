@@ -238,7 +238,13 @@ def account_list(
     *, filters: AccountFilters, sort: str | None = None, cursor: str | None = None, limit: int = 25
 ) -> Page:
     """A page of accounts, with owner joined."""
-    query = Account.objects.select_related("owner")
+    query = account_queryset(filters).select_related("owner")
+    return keyset_page(query, order=_sort(ACCOUNT_SORTS, sort, "name"), cursor=cursor, limit=limit)
+
+
+def account_queryset(filters: AccountFilters) -> QuerySet:
+    """The accounts the filters select, unsorted: what the list pages and their exports read."""
+    query = Account.objects.all()
     if filters.search.strip():
         term = filters.search.strip()
         query = query.filter(Q(name__istartswith=term) | Q(domain__istartswith=term.lower()))
@@ -254,7 +260,7 @@ def account_list(
         query = query.filter(icp_tier=filters.icp_tier)
     if filters.clv_min is not None:
         query = query.filter(lifetime_value__predicted_value__gte=filters.clv_min)
-    return keyset_page(query, order=_sort(ACCOUNT_SORTS, sort, "name"), cursor=cursor, limit=limit)
+    return query
 
 
 @dataclass

@@ -1,7 +1,5 @@
 """Web pages of the shared record: parse input, check permission, call a service or selector, render."""
 
-from decimal import Decimal
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -34,24 +32,6 @@ def _int_or_none(value):
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
-
-
-def _amount_or_none(value):
-    """A non-negative amount from a query parameter (e.g. clv_min), or None when absent or not a number."""
-    try:
-        amount = Decimal(value) if value not in (None, "") else None
-    except (ArithmeticError, ValueError):
-        return None
-    return amount if amount is not None and amount.is_finite() and 0 <= amount < 10**14 else None
-
-
-def _owner_filter(request) -> tuple[int | None, bool]:
-    value = request.GET.get("owner", "")
-    if value == "me":
-        return request.user.pk, False
-    if value == "none":
-        return None, True
-    return _int_or_none(value), False
 
 
 def _page_or_error(request, load):
@@ -281,15 +261,7 @@ def person_suggest(request):
 @login_required
 @require_GET
 def account_list(request):
-    filters = selectors.AccountFilters(
-        search=request.GET.get("q", "")[:100],
-        owner_id=_owner_filter(request)[0],
-        industry=request.GET.get("industry", ""),
-        region=request.GET.get("region", ""),
-        is_target_account=True if request.GET.get("target") == "1" else None,
-        icp_tier=_int_or_none(request.GET.get("icp_tier")),
-        clv_min=_amount_or_none(request.GET.get("clv_min")),
-    )
+    filters = list_filters.account_filters(request.GET, request.user)
     sort = request.GET.get("sort") or "name"
     page = _page_or_error(
         request, lambda cursor: selectors.account_list(filters=filters, sort=sort, cursor=cursor, limit=PAGE_SIZE)

@@ -8,14 +8,15 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from tandem.campaigns.models import Channel
 from tandem.crm import selectors as crm_selectors
-from tandem.crm.models import Account, ForecastCategory
+from tandem.crm.models import ForecastCategory
 from tandem.crm.selectors import AccountFilters, OpportunityFilters, PersonFilters
 from tandem.engagement.models import Touchpoint, TouchpointType
 from tandem.exports.cells import BOOLEAN, DATE, DATETIME, JSON, NUMBER, TEXT
@@ -203,27 +204,17 @@ def filters_summary(filters: Filters) -> dict:
         value = getattr(filters, item.name)
         if value in (None, "", [], False):
             continue
-        summary[item.name] = value.isoformat() if isinstance(value, dt.date) else value
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        summary[item.name] = value
     return summary
 
 
 def _accounts(filters: AccountFilters) -> QuerySet:
-    # The conditions of the accounts list (crm.selectors.account_list), without its sort and page.
-    query = Account.objects.all()
-    term = filters.search.strip()
-    if term:
-        query = query.filter(Q(name__istartswith=term) | Q(domain__istartswith=term.lower()))
-    if filters.owner_id is not None:
-        query = query.filter(owner_id=filters.owner_id)
-    if filters.industry:
-        query = query.filter(industry=filters.industry)
-    if filters.region:
-        query = query.filter(region=filters.region)
-    if filters.is_target_account is not None:
-        query = query.filter(is_target_account=filters.is_target_account)
-    if filters.icp_tier is not None:
-        query = query.filter(icp_tier=filters.icp_tier)
-    return query
+    # The conditions of the accounts list, without its sort and page.
+    return crm_selectors.account_queryset(filters)
 
 
 def _opportunities(filters: OpportunityFilters) -> QuerySet:

@@ -22,22 +22,6 @@ LIST_PAGES = {
 }
 
 
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _owner(request) -> tuple[int | None, bool]:
-    value = request.GET.get("owner", "")
-    if value == "me":
-        return request.user.pk, False
-    if value == "none":
-        return None, True
-    return _int_or_none(value), False
-
-
 # The list pages read their query strings through tandem/crm/list_filters.py; an export of a page
 # reads them the same, so that it holds the rows the page shows.
 def _person_filters(request) -> PersonFilters:
@@ -45,14 +29,7 @@ def _person_filters(request) -> PersonFilters:
 
 
 def _account_filters(request) -> AccountFilters:
-    return AccountFilters(
-        search=request.GET.get("q", "")[:100],
-        owner_id=_owner(request)[0],
-        industry=request.GET.get("industry", ""),
-        region=request.GET.get("region", ""),
-        is_target_account=True if request.GET.get("target") == "1" else None,
-        icp_tier=_int_or_none(request.GET.get("icp_tier")),
-    )
+    return list_filters.account_filters(request.GET, request.user)
 
 
 def _opportunity_filters(request) -> OpportunityFilters:

@@ -88,3 +88,25 @@ def test_the_people_list_page_filters_by_clv_min(cast, client):
 
     assert top.person.email in page
     assert sum(person.email in page for person in people) == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_accounts_list_filter_box_and_its_export_keep_to_the_same_accounts(cast, client):
+    import csv
+    import io
+
+    accounts, _people = make_history()
+    services.clv_refit(by=cast.revops)
+    values = CustomerValue.objects.filter(account__isnull=False).order_by("-predicted_value")
+    cutoff = values[2].predicted_value
+    expected = sorted(value.account.name for value in values if value.predicted_value >= cutoff)
+    assert 3 <= len(expected) < len(accounts)
+    client.force_login(cast.revops)
+
+    page = client.get(reverse("crm:account-list"), {"clv_min": str(cutoff)}).content.decode()
+    assert f'name="clv_min" min="0" step="any" inputmode="decimal" value="{cutoff}"' in page
+    assert sorted(account.name for account in accounts if f">{account.name}</a>" in page) == expected
+
+    download = client.get(reverse("exports:download", args=["accounts", "csv"]), {"clv_min": str(cutoff)})
+    rows = list(csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig"))))
+    assert sorted(row["name"] for row in rows) == expected
