@@ -94,7 +94,7 @@ def test_serve_runs_the_web_server_and_worker_and_stops_both_on_sigterm(tmp_path
     with output.open("w") as out:
         serve = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "tandem.cli", "serve", "--port", str(port), "--workers", "1"],
-            cwd=REPOSITORY, env=environment, stdout=out, stderr=subprocess.STDOUT,
+            cwd=REPOSITORY, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
@@ -113,7 +113,8 @@ def test_serve_runs_the_web_server_and_worker_and_stops_both_on_sigterm(tmp_path
         assert serve.wait(timeout=30) == 0, output.read_text()
     finally:
         if serve.poll() is None:
-            serve.kill()
+            # A failed test must not leave the web server or the worker behind: stop the whole group.
+            os.killpg(serve.pid, signal.SIGKILL)
             serve.wait()
 
     text = output.read_text()
