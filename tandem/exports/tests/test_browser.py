@@ -30,6 +30,6 @@ def test_a_rep_exports_the_filtered_people_list_as_csv(browser, live_server, cas
         "fetch(arguments[0]).then(response => response.text()).then(arguments[1])", link
     )
 
-    assert link.endswith("/exports/people.csv?q=&stage=mql&lead_status=&owner=me&sort=last_activity")
+    assert link.endswith("/exports/people.csv?q=&stage=mql&lead_status=&owner=me&clv_min=&sort=last_activity")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert [row[:4] for row in rows[1:]] == [[str(mine.pk), "", "ann@acme.com", "'=Ann"]]
