@@ -9,72 +9,34 @@ recipient and channel: in the app, by email, and one webhook post each.
 
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 import uuid
-from importlib import import_module
-from pathlib import Path
 
 import pytest
 
-from tandem.core.tests.redis_support import require_redis
+from tandem.core.tests.redis_support import (
+    SharedDatabase,
+    manage,
+    redis_url,
+    require_redis,
+    start_consumer,
+    wait_for,
+)
 from tandem.handoff.models import Notification
-from tandem.imports.tests.test_worker_resume import SharedDatabase
 from tandem.sla.models import DeliveryStatus, SlaBreach, SlaDelivery
 from tandem.sla.tests.support import WebhookReceiver, make_handoff, new_york
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
-REPOSITORY = Path(__file__).resolve().parents[3]
 WAIT_SECONDS = 180
 EARLY_SECONDS = 3
 LATE_SECONDS = 20
 
 
-@pytest.fixture(autouse=True)
-def _seeded_stages():
-    """The stages and statuses a migration seeds; a transactional test before this one may have flushed them."""
-    from django.apps import apps
-
-    import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
-
-
-def _redis_url() -> str:
-    return os.environ.get("TANDEM_TEST_REDIS_URL") or "redis://127.0.0.1:6379/11"
-
-
-def _manage(environment, code: str) -> str:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "tandem.cli", "manage", "shell", "-c", code],
-        cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _start_consumer(environment, log: Path) -> subprocess.Popen:
-    with log.open("a") as handle:
-        return subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tandem.cli", "manage", "run_huey", "--workers", "2"],
-            cwd=REPOSITORY, env=environment, stdout=handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-def _wait_for(condition, what: str, log: Path):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}; consumer log:\n{log.read_text()[-4000:]}")
-
-
 def _start_clocks(environment, handoff_ids: list[int], *, assignee_id: int, seconds: int) -> None:
     """Assign these queued hand-offs in another process, clocks due `seconds` from now (one scheduled task)."""
-    _manage(
+    manage(
         environment,
         "import datetime as dt\n"
         "from django.utils import timezone\n"
@@ -88,14 +50,11 @@ def _start_clocks(environment, handoff_ids: list[int], *, assignee_id: int, seco
 
 
 def _breaches(database: SharedDatabase) -> int:
-    if database.copy is None:
-        return SlaBreach.objects.count()
-    with sqlite3.connect(f"file:{database.copy}?mode=ro", uri=True, timeout=30) as reader:
-        return reader.execute("SELECT count(*) FROM sla_slabreach").fetchone()[0]
+    return database.fetch_one("SELECT count(*) FROM sla_slabreach")[0]
 
 
 def test_a_killed_worker_misses_no_timer_and_doubles_no_notice(cast, tmp_path):
-    url = _redis_url()
+    url = redis_url()
     client = require_redis(url)
     receiver = WebhookReceiver()
     # Waiting in the queue until the test assigns them, so the sweep has no clock of its own to start.
@@ -119,9 +78,9 @@ def test_a_killed_worker_misses_no_timer_and_doubles_no_notice(cast, tmp_path):
     log = tmp_path / "consumers.log"
     consumers = []
     try:
-        consumers.append(_start_consumer(environment, log))
+        consumers.append(start_consumer(environment, log, workers=2))
         _start_clocks(environment, ids[:3], assignee_id=cast.sdr.pk, seconds=EARLY_SECONDS)
-        _wait_for(lambda: len(receiver.posts) == 3, "the first three breaches to be posted", log)
+        wait_for(lambda: len(receiver.posts) == 3, "the first three breaches to be posted", log, seconds=WAIT_SECONDS)
         # Three more timers go on the schedule while the worker runs; it dies before they are due.
         _start_clocks(environment, ids[3:], assignee_id=cast.sdr.pk, seconds=LATE_SECONDS)
         scheduled_at = time.monotonic()
@@ -131,16 +90,19 @@ def test_a_killed_worker_misses_no_timer_and_doubles_no_notice(cast, tmp_path):
         assert len(receiver.posts) == 3
 
         # The later timers fall due while no worker runs.
-        _wait_for(lambda: time.monotonic() - scheduled_at > LATE_SECONDS + 1, "the later due time", log)
-        assert _breaches(database) == 3
-        consumers.append(_start_consumer(environment, log))
-        _wait_for(lambda: len(receiver.posts) == 6, "the later breaches after the restart", log)
-        swept = _manage(
-            environment, "from tandem.sla.services import sla_sweep\nprint(sla_sweep())\nprint(sla_sweep())"
+        wait_for(
+            lambda: time.monotonic() - scheduled_at > LATE_SECONDS + 1, "the later due time", log, seconds=WAIT_SECONDS
         )
+        assert _breaches(database) == 3
+        consumers.append(start_consumer(environment, log, workers=2))
+        wait_for(lambda: len(receiver.posts) == 6, "the later breaches after the restart", log, seconds=WAIT_SECONDS)
+        swept = manage(environment, "from tandem.sla.services import sla_sweep\nprint(sla_sweep())\nprint(sla_sweep())")
         assert "breached=0" in swept.splitlines()[-1] and "sent=0" in swept.splitlines()[-1]
-        _wait_for(
-            lambda: log.read_text().count("Subject: SLA breached") >= 12, "the twelve breach emails to be sent", log
+        wait_for(
+            lambda: log.read_text().count("Subject: SLA breached") >= 12,
+            "the twelve breach emails to be sent",
+            log,
+            seconds=WAIT_SECONDS,
         )
         time.sleep(2)  # let anything that would double show up before the queue is torn down
     finally:
