@@ -1,4 +1,4 @@
-"""Reads of the engagement-score ledger: what the record page shows and the export writes."""
+"""Reads of engagement scores: a person's ledger, worked out from the rules and their touchpoints."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -6,113 +6,116 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from tandem.crm.models import Person
-from tandem.scoring.engine import score_from_total
-from tandem.scoring.models import CappedBy, ScoreLedgerEntry, ScoringRun
-from tandem.scoring.rules import Decay
+from tandem.engagement.models import Touchpoint, TouchpointType
+from tandem.scoring import engine
+from tandem.scoring.models import CappedBy, ScoringRun
+from tandem.scoring.rules import EngagementRules
+
+CAPPED_BY_LABELS = {
+    engine.CAPPED_NONE: "",
+    engine.CAPPED_BY_RULE: CappedBy.RULE.label,
+    engine.CAPPED_BY_GROUP: CappedBy.GROUP.label,
+}
+TOUCHPOINT_TYPE_LABELS = dict(TouchpointType.choices)
 
 
 @dataclass(frozen=True)
 class LedgerLine:
-    """One ledger entry with its value at scoring time and now."""
+    """Points one rule gives the person for one touchpoint, and what they are worth now."""
 
-    entry_id: int
     rule_name: str
-    touchpoint_id: int | None
+    touchpoint_id: int
     touchpoint_type: str
     touchpoint_url: str
     given_at: dt.datetime
     points: int
     capped_by: str
-    value_at_scoring: float
     value_now: float
     decay: str
-    contract_version: int
+    contract_version: int | None
 
 
 @dataclass(frozen=True)
 class PersonLedger:
-    """A person's ledger: lines newest first, and totals that explain the stored score."""
+    """A person's ledger as of `now`: lines newest first, their total and the score it gives."""
 
     person_id: int
     stored_score: int
     lines: list[LedgerLine]
-    total_at_scoring: float
-    score_at_scoring: int
     total_now: float
     score_now: int
-    scored_at: dt.datetime | None
+    now: dt.datetime
     contract_version: int | None
 
     @property
     def explains_stored_score(self) -> bool:
-        return self.score_at_scoring == self.stored_score
+        """Whether the stored score is the score now (it falls behind as points decay between refreshes)."""
+        return self.score_now == self.stored_score
 
 
-def _decay_of(entry: ScoreLedgerEntry) -> Decay:
-    return Decay(half_life_days=entry.half_life_days, window_days=entry.window_days)
+def rules_in_force() -> tuple[EngagementRules, int]:
+    """The engagement rules of the contract version in force, and its number."""
+    from tandem.contract.selectors import active_version
+    from tandem.scoring.rules import engagement_rules_parse
+
+    version = active_version()
+    return engagement_rules_parse(version.document["engagement"]), version.number
 
 
-def person_score_ledger(*, person_id: int, now: dt.datetime | None = None) -> PersonLedger:
-    """The ledger of one person in two queries; totals are summed in id order, as the engine summed."""
+def person_score_ledger(
+    *,
+    person_id: int,
+    now: dt.datetime | None = None,
+    rules: EngagementRules | None = None,
+    contract_version: int | None = None,
+) -> PersonLedger:
+    """One person's ledger, worked out now from the rules (those in force unless given) and their touchpoints.
+
+    The engine that scores everyone runs over this person's touchpoints alone, so the lines are
+    exactly what the person's score is made of at `now`, and always current. Two queries when the
+    rules are given.
+    """
     now = now or timezone.now()
+    if rules is None:
+        rules, contract_version = rules_in_force()
     stored_score = Person.objects.filter(pk=person_id).values_list("engagement_score", flat=True).first() or 0
-    entries = list(
-        ScoreLedgerEntry.objects.filter(person_id=person_id)
-        .select_related("touchpoint")
-        .only(
-            "id",
-            "rule_name",
-            "touchpoint_id",
-            "touchpoint__type",
-            "touchpoint__url",
-            "given_at",
-            "points",
-            "capped_by",
-            "value",
-            "scored_at",
-            "contract_version",
-            "half_life_days",
-            "window_days",
-        )
-        .order_by("id")
+    types = sorted({rule.touchpoint for rule in rules.rules})
+    rows = list(
+        Touchpoint.objects.filter(person_id=person_id, type__in=types, occurred_at__lte=now)
+        .order_by()
+        .values_list("id", "person_id", "type", "url", "campaign__name", "occurred_at", "properties")
     )
-    total_at_scoring = 0.0
-    total_now = 0.0
-    lines = []
-    for entry in entries:
-        decay = _decay_of(entry)
-        age_days = (now - entry.given_at) / dt.timedelta(days=1)
-        value_now = entry.points * decay.factor(age_days)
-        total_at_scoring += entry.value
-        total_now += value_now
-        touchpoint = entry.touchpoint
-        lines.append(
-            LedgerLine(
-                entry_id=entry.pk,
-                rule_name=entry.rule_name,
-                touchpoint_id=entry.touchpoint_id,
-                touchpoint_type=touchpoint.get_type_display() if touchpoint else "(deleted)",
-                touchpoint_url=touchpoint.url if touchpoint else "",
-                given_at=entry.given_at,
-                points=entry.points,
-                capped_by=CappedBy(entry.capped_by).label if entry.capped_by else "",
-                value_at_scoring=entry.value,
-                value_now=value_now,
-                decay=decay.describe(),
-                contract_version=entry.contract_version,
-            )
+    result = engine.score_touchpoints(rules, as_of=now, batch=engine.TouchpointBatch.from_rows(rows))
+    by_id = {row[0]: row for row in rows}
+    names = [rule.name for rule in rules.rules]
+    decay = rules.decay.describe()
+    found = result.lines
+    lines = [
+        LedgerLine(
+            rule_name=names[found.rule_index[index]],
+            touchpoint_id=int(found.touchpoint_id[index]),
+            touchpoint_type=TOUCHPOINT_TYPE_LABELS.get(by_id[found.touchpoint_id[index]][2], ""),
+            touchpoint_url=by_id[found.touchpoint_id[index]][3] or "",
+            given_at=by_id[found.touchpoint_id[index]][5],
+            points=int(found.points[index]),
+            capped_by=CAPPED_BY_LABELS[int(found.capped_by[index])],
+            value_now=float(found.value[index]),
+            decay=decay,
+            contract_version=contract_version,
         )
-    lines.sort(key=lambda line: (line.given_at, line.entry_id), reverse=True)
+        for index in range(len(found))
+    ]
+    # Newest first; ties in the reverse of the engine's order (rule, then oldest first).
+    lines = [line for _, line in sorted(enumerate(lines), key=lambda pair: (pair[1].given_at, pair[0]), reverse=True)]
+    total_now = float(result.total[0]) if len(result.total) else 0.0
     return PersonLedger(
         person_id=person_id,
         stored_score=stored_score,
         lines=lines,
-        total_at_scoring=total_at_scoring,
-        score_at_scoring=score_from_total(total_at_scoring),
         total_now=total_now,
-        score_now=score_from_total(total_now),
-        scored_at=max((entry.scored_at for entry in entries), default=None),
-        contract_version=entries[0].contract_version if entries else None,
+        score_now=result.score_of(person_id),
+        now=now,
+        contract_version=contract_version,
     )
 
 

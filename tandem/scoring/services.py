@@ -9,15 +9,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tandem.audit.actors import Actor
-from tandem.audit.services import audit_record, audit_record_many
+from tandem.audit.services import audit_record, audit_record_rows
 from tandem.crm.models import Person
 from tandem.engagement.models import Touchpoint
 from tandem.scoring import engine
-from tandem.scoring.models import ScoreLedgerEntry, ScoringRun
+from tandem.scoring.models import ScoringRun
 from tandem.scoring.rules import EngagementRules
 
 READ_CHUNK = 20_000
-WRITE_CHUNK = 5_000
 
 
 @dataclass
@@ -43,64 +42,9 @@ def _touchpoint_rows(rules: EngagementRules, *, as_of: dt.datetime, person_ids: 
     )
 
 
-def _entry_rows(rules: EngagementRules, result: engine.ScoreResult, *, scored_at, contract_version: int):
-    lines = result.lines
-    names = [rule.name for rule in rules.rules]
-    for index in range(len(lines)):
-        yield (
-            int(lines.person_id[index]),
-            int(lines.touchpoint_id[index]),
-            names[lines.rule_index[index]],
-            int(lines.points[index]),
-            int(lines.capped_by[index]),
-            engine.from_microseconds(lines.given_at_us[index]),
-            float(lines.value[index]),
-            scored_at,
-            contract_version,
-            rules.decay.half_life_days,
-            rules.decay.window_days,
-        )
-
-
-ENTRY_COLUMNS = (
-    "person_id",
-    "touchpoint_id",
-    "rule_name",
-    "points",
-    "capped_by",
-    "given_at",
-    "value",
-    "scored_at",
-    "contract_version",
-    "half_life_days",
-    "window_days",
-)
-
-
-def _insert_entries(rows) -> None:
-    """executemany in canonical order: ids ascend in the order the engine summed the values."""
-    table = ScoreLedgerEntry._meta.db_table
-    placeholders = ", ".join(["%s"] * len(ENTRY_COLUMNS))
-    statement = f"INSERT INTO {table} ({', '.join(ENTRY_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
-    # Datetimes go through Django's adapter so SQLite stores them as Django reads them back.
-    adapt = connection.ops.adapt_datetimefield_value
-    batch = []
-    with connection.cursor() as cursor:
-        for row in rows:
-            batch.append((*row[:5], adapt(row[5]), row[6], adapt(row[7]), *row[8:]))
-            if len(batch) >= WRITE_CHUNK:
-                cursor.executemany(statement, batch)
-                batch.clear()
-        if batch:
-            cursor.executemany(statement, batch)
-
-
-def _recompute_all_portable(rules, *, as_of, contract_version, fit) -> tuple[engine.ScoreResult, int]:
+def _recompute_all_portable(rules, *, as_of, fit) -> tuple[engine.ScoreResult, int]:
     batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of))
     result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
-    scored_at = as_of
-    ScoreLedgerEntry.objects.all().delete()
-    _insert_entries(_entry_rows(rules, result, scored_at=scored_at, contract_version=contract_version))
     current = dict(Person.objects.values_list("id", "engagement_score").iterator(chunk_size=READ_CHUNK))
     new_scores = dict.fromkeys(current, 0)
     new_scores.update(zip(result.person_id.tolist(), result.engagement_score.tolist(), strict=True))
@@ -124,10 +68,11 @@ def scores_recompute_all(
     fit: FitScores | None = None,
     by=None,
 ) -> ScoringRun:
-    """Rescore every person as of `as_of`: replace the whole ledger and update engagement scores in place.
+    """Rescore every person as of `as_of` and update the engagement scores that change.
 
-    PostgreSQL matches the rules in SQL and moves lines and scores with binary COPY; other
-    databases read the touchpoints and write with executemany. Both give the same ledger.
+    PostgreSQL matches the rules in SQL and moves the scores with binary COPY; other databases
+    read the touchpoints and write with executemany. Both give the same scores. No ledger is
+    stored: a person's ledger is worked out from the rules and their touchpoints when asked for.
     """
     started_at = timezone.now()
     started = time.perf_counter()
@@ -135,9 +80,9 @@ def scores_recompute_all(
         if connection.vendor == "postgresql":
             from tandem.scoring import postgres
 
-            result, changed = postgres.recompute_all(rules, as_of=as_of, contract_version=contract_version, fit=fit)
+            result, changed = postgres.recompute_all(rules, as_of=as_of, fit=fit)
         else:
-            result, changed = _recompute_all_portable(rules, as_of=as_of, contract_version=contract_version, fit=fit)
+            result, changed = _recompute_all_portable(rules, as_of=as_of, fit=fit)
         run = ScoringRun.objects.create(
             contract_version=contract_version,
             as_of=as_of,
@@ -156,7 +101,7 @@ def scores_recompute_all(
                 "as_of": as_of.isoformat(),
                 "people_scored": run.people_scored,
                 "people_changed": changed,
-                "ledger_lines": run.ledger_lines,
+                "lines": run.ledger_lines,
                 "fit_scores_written": 0 if fit is None else len(fit.person_id),
             },
             summary=f"Rescored engagement under contract v{contract_version}: {changed:,} scores changed",
@@ -165,7 +110,7 @@ def scores_recompute_all(
 
 
 def score_person_refresh(*, person_id: int, rules: EngagementRules, as_of: dt.datetime, contract_version: int) -> int:
-    """Rebuild one person's ledger and engagement score as of `as_of`; return the score."""
+    """Recompute one person's engagement score as of `as_of`; return the score."""
     scores = scores_refresh_people(person_ids=[person_id], rules=rules, as_of=as_of, contract_version=contract_version)
     return scores.get(person_id, 0)
 
@@ -173,49 +118,66 @@ def score_person_refresh(*, person_id: int, rules: EngagementRules, as_of: dt.da
 def scores_refresh_people(
     *, person_ids, rules: EngagementRules, as_of: dt.datetime, contract_version: int
 ) -> dict[int, int]:
-    """Rebuild the ledgers and engagement scores of some people as of `as_of`; return {person id: score}.
+    """Recompute the engagement scores of some people as of `as_of`; return {person id: score}.
 
-    One pass for many people, so touchpoints arriving quickly can be scored in batches. Idempotent:
-    running it twice gives the same ledgers. The people's rows are locked (in id order, so two
-    batches never deadlock) and refreshes of one person run one after the other.
+    One pass for many people, so touchpoints arriving quickly are scored in batches: one read of
+    their touchpoints, one update of the scores that change and one insert of their audit entries.
+    Idempotent: running it twice gives the same scores. The people's rows are locked in id order,
+    so two batches never deadlock, and refreshes of one person run one after the other.
     """
     wanted = sorted({int(person_id) for person_id in person_ids})
+    if not wanted:
+        return {}
     actor = Actor.rule(f"contract v{contract_version} engagement scoring")
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Take the ledger before the people, in the order a full rescore does (TRUNCATE, then
-            # UPDATE people): the other order would deadlock a refresh against a running rescore.
-            with connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {ScoreLedgerEntry._meta.db_table} IN ROW EXCLUSIVE MODE")
-        people = list(
-            Person.objects.select_for_update().filter(pk__in=wanted).order_by("pk").only("id", "engagement_score")
+        current = dict(
+            Person.objects.select_for_update()
+            .filter(pk__in=wanted)
+            .order_by("pk")
+            .values_list("id", "engagement_score")
         )
-        if not people:
+        if not current:
             return {}
-        found = [person.pk for person in people]
-        batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=found))
+        batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=list(current)))
         result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
-        ScoreLedgerEntry.objects.filter(person_id__in=found).delete()
-        if connection.vendor == "postgresql":
-            from tandem.scoring import postgres
-
-            postgres.append_ledger(rules, result, scored_at=as_of, version=contract_version)
-        else:
-            _insert_entries(_entry_rows(rules, result, scored_at=as_of, contract_version=contract_version))
-        scores = {}
-        changes = []
-        for person in people:
-            score = result.score_of(person.pk)
-            scores[person.pk] = score
-            if person.engagement_score != score:
-                before = person.engagement_score
-                person.engagement_score = score
-                summary = f"Engagement score {before} → {score} (contract v{contract_version})"
-                changes.append((person, {"engagement_score": before}, {"engagement_score": score}, summary))
-        if changes:
-            Person.objects.bulk_update([change[0] for change in changes], ["engagement_score"], batch_size=1000)
-            audit_record_many(by=actor, action="engagement_score_change", changes=changes)
+        scores = {person_id: result.score_of(person_id) for person_id in current}
+        changed = [(person_id, score) for person_id, score in scores.items() if current[person_id] != score]
+        if changed:
+            _write_engagement_scores(changed)
+            audit_record_rows(
+                by=actor,
+                action="engagement_score_change",
+                entity_type=Person._meta.label_lower,
+                rows=[
+                    (
+                        person_id,
+                        {"engagement_score": current[person_id]},
+                        {"engagement_score": score},
+                        f"Engagement score {current[person_id]} → {score} (contract v{contract_version})",
+                    )
+                    for person_id, score in changed
+                ],
+            )
     return scores
+
+
+def _write_engagement_scores(changed: list[tuple[int, int]]) -> None:
+    """Set the engagement score of each (person id, score) in one statement."""
+    table = connection.ops.quote_name(Person._meta.db_table)
+    values = ", ".join(["(%s, %s)"] * len(changed))
+    parameters = [number for pair in changed for number in pair]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS p SET engagement_score = v.score "  # noqa: S608
+                f"FROM (VALUES {values}) AS v(id, score) WHERE p.id = v.id",
+                parameters,
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET engagement_score = %s WHERE id = %s",  # noqa: S608
+                [(score, person_id) for person_id, score in changed],
+            )
 
 
 LEDGER_EXPORT_COLUMNS = (
@@ -226,7 +188,6 @@ LEDGER_EXPORT_COLUMNS = (
     "given_at",
     "points",
     "capped_by",
-    "value_at_scoring",
     "value_now",
     "decay",
     "contract_version",
@@ -247,13 +208,12 @@ def score_ledger_export(*, by, person_id: int, out, now: dt.datetime | None = No
         writer.writerow(
             [
                 neutralise(line.rule_name),
-                line.touchpoint_id if line.touchpoint_id is not None else "",
+                line.touchpoint_id,
                 neutralise(line.touchpoint_type),
                 neutralise(line.touchpoint_url),
                 iso_datetime(line.given_at),
                 line.points,
                 line.capped_by.lower().removesuffix(" cap"),
-                repr(line.value_at_scoring),
                 repr(line.value_now),
                 line.decay,
                 line.contract_version,
@@ -264,7 +224,7 @@ def score_ledger_export(*, by, person_id: int, out, now: dt.datetime | None = No
         by=by,
         action="score_ledger_export",
         instance=person,
-        after={"lines": len(ledger.lines), "engagement_score": ledger.stored_score},
+        after={"lines": len(ledger.lines), "engagement_score": ledger.stored_score, "score_now": ledger.score_now},
         summary=f"Exported the engagement-score ledger ({len(ledger.lines)} lines)",
     )
     return len(ledger.lines)

@@ -10,7 +10,7 @@ from tandem.campaigns.models import Campaign
 from tandem.crm.models import Person
 from tandem.crm.tests.factories import make_person
 from tandem.scoring import services, tasks
-from tandem.scoring.models import CappedBy, ScoreLedgerEntry, ScoringRun
+from tandem.scoring.models import CappedBy, ScoringRun
 from tandem.scoring.selectors import person_score_ledger
 from tandem.scoring.tests.factories import AS_OF, days_ago, make_touchpoint, rules_of
 
@@ -36,12 +36,15 @@ SECTION = {
 }
 
 
-def ledger_rows(person_id):
-    return list(
-        ScoreLedgerEntry.objects.filter(person_id=person_id)
-        .order_by("id")
-        .values_list("rule_name", "touchpoint_id", "points", "capped_by", "given_at", "value", "contract_version")
-    )
+def ledger_rows(person_id, rules, now=AS_OF):
+    """(rule, touchpoint, points, capped by, given at, value) of the person's lines, rule by rule, oldest first."""
+    ledger = person_score_ledger(person_id=person_id, now=now, rules=rules, contract_version=7)
+    order = {rule.name: position for position, rule in enumerate(rules.rules)}
+    rows = [
+        (line.rule_name, line.touchpoint_id, line.points, line.capped_by, line.given_at, line.value_now)
+        for line in ledger.lines
+    ]
+    return sorted(rows, key=lambda row: (order[row[0]], row[4], row[1]))
 
 
 @pytest.fixture
@@ -84,24 +87,25 @@ def test_full_rescore_writes_scores_ledger_run_and_audit(people):
     # careers -3.54, demo 12.5, webinar 13.36 = 53.52. bob: -20 + 6.25 -> 0. carol: no lines, 44 -> 0.
     assert scores == {"alice@acme.com": 54, "bob@acme.com": 0, "carol@beta.io": 0}
     assert (run.contract_version, run.people_scored, run.people_changed, run.ledger_lines) == (7, 2, 2, 18)
-    # Stored rule by rule in contract order, each rule's lines oldest first.
-    assert [(rule, points, capped) for rule, _, points, capped, *_ in ledger_rows(people["alice"].pk)] == [
-        ("Pricing page", 0, CappedBy.RULE),  # 31 days: the rule's 30 went to newer visits
-        ("Pricing page", 0, CappedBy.GROUP),  # 20 days: the group's 30 went to newer lines
-        ("Pricing page", 10, CappedBy.NONE),  # 3 days
-        ("Pricing page", 10, CappedBy.NONE),  # 1 day
-        ("Any page", 0, CappedBy.GROUP),  # 45 days
-        ("Any page", 0, CappedBy.GROUP),  # 31 days
-        ("Any page", 0, CappedBy.GROUP),  # 20 days
-        ("Any page", 2, CappedBy.NONE),  # 10 days: the last 2 points of the group's 30
-        ("Any page", 2, CappedBy.NONE),  # 3 days
-        ("Any page", 2, CappedBy.NONE),  # 2 days, /100%_off!
-        ("Any page", 2, CappedBy.NONE),  # 2 days, /100x_off!
-        ("Any page", 2, CappedBy.NONE),  # 1 day
-        ("Demo form", 25, CappedBy.NONE),
-        ("Webinar attended", 15, CappedBy.NONE),
-        ("Careers page", -10, CappedBy.NONE),
-        ("Odd URLs", 3, CappedBy.NONE),
+    # Rule by rule in contract order, each rule's lines oldest first.
+    rule_cap, group_cap = CappedBy.RULE.label, CappedBy.GROUP.label
+    assert [(rule, points, capped) for rule, _, points, capped, *_ in ledger_rows(people["alice"].pk, rules)] == [
+        ("Pricing page", 0, rule_cap),  # 31 days: the rule's 30 went to newer visits
+        ("Pricing page", 0, group_cap),  # 20 days: the group's 30 went to newer lines
+        ("Pricing page", 10, ""),  # 3 days
+        ("Pricing page", 10, ""),  # 1 day
+        ("Any page", 0, group_cap),  # 45 days
+        ("Any page", 0, group_cap),  # 31 days
+        ("Any page", 0, group_cap),  # 20 days
+        ("Any page", 2, ""),  # 10 days: the last 2 points of the group's 30
+        ("Any page", 2, ""),  # 3 days
+        ("Any page", 2, ""),  # 2 days, /100%_off!
+        ("Any page", 2, ""),  # 2 days, /100x_off!
+        ("Any page", 2, ""),  # 1 day
+        ("Demo form", 25, ""),
+        ("Webinar attended", 15, ""),
+        ("Careers page", -10, ""),
+        ("Odd URLs", 3, ""),
     ]
     entry = AuditEntry.objects.get(action="engagement_rescore")
     assert entry.entity_id == run.pk
@@ -113,25 +117,34 @@ def test_ledger_total_equals_the_stored_score(people):
     rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
     services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
     for person in people.values():
-        ledger = person_score_ledger(person_id=person.pk, now=AS_OF)
+        ledger = person_score_ledger(person_id=person.pk, now=AS_OF, rules=rules, contract_version=7)
         person.refresh_from_db()
-        assert ledger.score_at_scoring == person.engagement_score == ledger.score_now
+        assert ledger.score_now == person.engagement_score
         assert ledger.explains_stored_score
-    alice = person_score_ledger(person_id=people["alice"].pk, now=AS_OF + dt.timedelta(days=30))
+        assert ledger.total_now == pytest.approx(sum(line.value_now for line in ledger.lines))
+    then = person_score_ledger(person_id=people["alice"].pk, now=AS_OF, rules=rules)
+    # The touchpoint 3 days after AS_OF counts 30 days on; without it the lines are the same, each worth half.
+    alice = person_score_ledger(person_id=people["alice"].pk, now=AS_OF + dt.timedelta(days=30), rules=rules)
     assert alice.stored_score == 54
-    assert alice.total_now == pytest.approx(alice.total_at_scoring / 2)
-    assert alice.score_now == 27  # 26.76
+    assert not alice.explains_stored_score
+    assert len(alice.lines) == len(then.lines) + 2  # the later pricing visit, for the pricing and any-page rules
+    later_visit = [line for line in alice.lines if line.given_at > AS_OF]
+    assert [(line.rule_name, line.points) for line in later_visit] == [("Any page", 2), ("Pricing page", 10)]
+    thirty_days_on = AS_OF + dt.timedelta(days=30)
+    refreshed = services.score_person_refresh(
+        person_id=people["alice"].pk, rules=rules, as_of=thirty_days_on, contract_version=7
+    )
+    assert alice.score_now == refreshed
 
 
-def test_bulk_and_one_person_refresh_give_identical_ledgers(people):
+def test_bulk_and_one_person_refresh_give_identical_scores(people):
     rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
     services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
-    bulk = {name: ledger_rows(person.pk) for name, person in people.items()}
     bulk_scores = dict(Person.objects.values_list("id", "engagement_score"))
     for person in people.values():
         score = services.score_person_refresh(person_id=person.pk, rules=rules, as_of=AS_OF, contract_version=7)
         assert score == bulk_scores[person.pk]
-    assert {name: ledger_rows(person.pk) for name, person in people.items()} == bulk
+    assert dict(Person.objects.values_list("id", "engagement_score")) == bulk_scores
     assert AuditEntry.objects.filter(action="engagement_score_change").count() == 0
 
 
@@ -143,10 +156,10 @@ def test_window_decay_on_both_paths(people):
     # web group 30 (pricing 1d 10, any 1d 2, any 2d 4, pricing 3d 10, any 3d 2, any 10d 2 of 2),
     # odd URL 3, demo 25 at exactly 30 days, webinar 15 = 73; the careers visit is outside the window.
     assert alice.engagement_score == 73
-    bulk = ledger_rows(alice.pk)
     assert services.score_person_refresh(person_id=alice.pk, rules=rules, as_of=AS_OF, contract_version=8) == 73
-    assert ledger_rows(alice.pk) == bulk
-    assert {row[4] for row in bulk} <= {days_ago(days) for days in (0, 1, 2, 3, 5, 10, 20, 30)}
+    lines = ledger_rows(alice.pk, rules)
+    assert {row[4] for row in lines} <= {days_ago(days) for days in (0, 1, 2, 3, 5, 10, 20, 30)}
+    assert sum(row[5] for row in lines) == 73
 
 
 def test_refresh_after_a_new_touchpoint_updates_the_score_and_audits_it(people):
@@ -161,30 +174,24 @@ def test_refresh_after_a_new_touchpoint_updates_the_score_and_audits_it(people):
     assert bob.engagement_score == 36
     entry = AuditEntry.objects.get(action="engagement_score_change")
     assert (entry.entity_id, entry.before, entry.after) == (bob.pk, {"engagement_score": 0}, {"engagement_score": 36})
-    assert person_score_ledger(person_id=bob.pk, now=AS_OF).score_at_scoring == 36
+    assert person_score_ledger(person_id=bob.pk, now=AS_OF, rules=rules).score_now == 36
     # Running it again changes nothing.
     assert tasks.score_person_refresh(bob.pk, SECTION, 7, AS_OF.isoformat()).get() == 36
     assert AuditEntry.objects.filter(action="engagement_score_change").count() == 1
 
 
-def test_rescore_replaces_the_previous_ledger(people):
+def test_rescore_under_other_rules_replaces_every_score(people):
     rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
     services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
     fewer = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
     run = services.scores_recompute_all(rules=fewer, as_of=AS_OF, contract_version=8)
-    assert sorted(ScoreLedgerEntry.objects.values_list("rule_name", "points", "contract_version")) == [
-        ("Demo form", 40, 8),
-        ("Demo form", 40, 8),
-    ]
+    assert [row[:3:2] for row in ledger_rows(people["bob"].pk, fewer)] == [("Demo form", 40)]
     assert dict(Person.objects.values_list("email", "engagement_score")) == {
         "alice@acme.com": 40,
         "bob@acme.com": 40,
         "carol@beta.io": 0,
     }
     assert run.people_changed == 2
-    # New lines after a full rescore do not collide with the ids it gave.
-    services.score_person_refresh(person_id=people["bob"].pk, rules=fewer, as_of=AS_OF, contract_version=8)
-    assert ScoreLedgerEntry.objects.count() == 2
 
 
 def test_fit_scores_are_written_in_the_same_pass(people):
@@ -200,17 +207,10 @@ def test_fit_scores_are_written_in_the_same_pass(people):
     }
 
 
-def test_deleting_a_person_removes_their_ledger(people):
-    rules = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
-    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=8)
-    people["alice"].delete()
-    assert list(ScoreLedgerEntry.objects.values_list("person_id", flat=True)) == [people["bob"].pk]
-
-
 def test_refresh_of_a_missing_person_does_nothing(db):
     rules = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
     assert services.score_person_refresh(person_id=999, rules=rules, as_of=AS_OF, contract_version=1) == 0
-    assert ScoreLedgerEntry.objects.count() == 0
+    assert not AuditEntry.objects.filter(action="engagement_score_change").exists()
 
 
 def make_campaign(name):
@@ -233,23 +233,24 @@ def test_a_recorded_touchpoint_queues_a_refresh_under_the_contract_in_force(db, 
     # The default contract: demo request 30, pricing 10 and page view 2 a day ago with a 30-day half-life.
     assert person.engagement_score == 42  # 30 + 12 * 0.5 ** (1 / 30) = 41.73
     version = active_version()
-    assert set(ScoreLedgerEntry.objects.values_list("rule_name", "contract_version")) == {
+    ledger = person_score_ledger(person_id=person.pk, now=AS_OF)
+    assert {(line.rule_name, line.contract_version) for line in ledger.lines} == {
         ("Demo request", version.number),
         ("Pricing page", version.number),
         ("Page view", version.number),
     }
+    assert ledger.score_now == 42
 
 
 def test_a_batch_refresh_equals_one_refresh_per_person(people):
     rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
     services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
-    bulk = {name: ledger_rows(person.pk) for name, person in people.items()}
-    ScoreLedgerEntry.objects.all().delete()
+    bulk = dict(Person.objects.values_list("id", "engagement_score"))
     Person.objects.update(engagement_score=0)
     ids = [person.pk for person in people.values()]
     scores = services.scores_refresh_people(person_ids=[*ids, 999_999], rules=rules, as_of=AS_OF, contract_version=7)
     assert scores == {people["alice"].pk: 54, people["bob"].pk: 0, people["carol"].pk: 0}
-    assert {name: ledger_rows(person.pk) for name, person in people.items()} == bulk
+    assert dict(Person.objects.values_list("id", "engagement_score")) == bulk
     assert list(AuditEntry.objects.filter(action="engagement_score_change").values_list("entity_id", flat=True)) == [
         people["alice"].pk
     ]

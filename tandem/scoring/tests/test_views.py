@@ -7,6 +7,7 @@ import time_machine
 from django.urls import reverse
 
 from tandem.audit.models import AuditEntry
+from tandem.contract.services import contract_get
 from tandem.crm.tests.factories import make_person
 from tandem.scoring import services
 from tandem.scoring.tests.factories import AS_OF, make_touchpoint, rules_of
@@ -18,12 +19,16 @@ RULES = [
 
 
 def scored_person():
+    """A person scored under RULES, which are the engagement section of the contract in force (v1)."""
+    version = contract_get().active_version
+    version.document = {**version.document, "engagement": {"decay": {"half_life_days": 30}, "rules": RULES}}
+    version.save(update_fields=["document"])
     person = make_person(email="pat@acme.com")
     make_touchpoint(person, "form_submit", 30)
     make_touchpoint(person, "form_submit", 1)
     make_touchpoint(person, "page_view", 2, url="https://acme.com/careers")
     rules = rules_of(*RULES, decay={"half_life_days": 30})
-    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=3)
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=version.number)
     return person
 
 
@@ -39,7 +44,8 @@ def test_record_page_shows_the_ledger_and_its_total(client, cast):
     assert 'id="score-ledger-total">27.38 → 27<' in page
     assert "Careers &lt;b&gt;page&lt;/b&gt;" in page
     assert "<b>page</b>" not in page
-    assert "under contract v3" in page
+    assert "under contract v1" in page
+    assert "Stored score" not in page  # the score worked out now is the stored one
     assert reverse("scoring:person-ledger-csv", args=[person.pk]) in page
 
 
@@ -59,10 +65,10 @@ def test_ledger_csv_lists_every_line_with_formulas_neutralised_and_is_audited(cl
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == list(services.LEDGER_EXPORT_COLUMNS)
-    assert [(row[0], row[2], row[5], row[6], row[7], row[9], row[10]) for row in rows[1:]] == [
-        ("'=HYPERLINK(1)", "Form submit", "25", "", repr(25 * 0.5 ** (1 / 30)), "halves every 30 days", "3"),
-        ("Careers <b>page</b>", "Page view", "-10", "", repr(-10 * 0.5 ** (2 / 30)), "halves every 30 days", "3"),
-        ("'=HYPERLINK(1)", "Form submit", "25", "", "12.5", "halves every 30 days", "3"),
+    assert [(row[0], row[2], row[5], row[6], row[7], row[8], row[9]) for row in rows[1:]] == [
+        ("'=HYPERLINK(1)", "Form submit", "25", "", repr(25 * 0.5 ** (1 / 30)), "halves every 30 days", "1"),
+        ("Careers <b>page</b>", "Page view", "-10", "", repr(-10 * 0.5 ** (2 / 30)), "halves every 30 days", "1"),
+        ("'=HYPERLINK(1)", "Form submit", "25", "", "12.5", "halves every 30 days", "1"),
     ]
     assert [row[4] for row in rows[1:]] == [
         "2025-06-29T12:00:00+00:00",
@@ -71,7 +77,7 @@ def test_ledger_csv_lists_every_line_with_formulas_neutralised_and_is_audited(cl
     ]
     entry = AuditEntry.objects.get(action="score_ledger_export")
     assert (entry.entity_type, entry.entity_id, entry.actor_id) == ("crm.person", person.pk, cast.marketer.pk)
-    assert entry.after == {"lines": 3, "engagement_score": 27}
+    assert entry.after == {"lines": 3, "engagement_score": 27, "score_now": 27}
 
 
 def test_ledger_csv_needs_a_signed_in_user_and_an_existing_person(client, cast):

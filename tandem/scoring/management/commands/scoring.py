@@ -30,13 +30,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
-        rescore = actions.add_parser("rescore", help="Rescore every person and replace the ledger.")
+        rescore = actions.add_parser("rescore", help="Rescore every person.")
         rescore.add_argument("--rules", required=True, help="JSON file holding the contract's engagement section.")
         rescore.add_argument("--contract-version", type=int, required=True)
         rescore.add_argument("--as-of", help="ISO time to score as of (default: now).")
         rescore.add_argument("--format", choices=FORMATS, default="table")
         ledger = actions.add_parser("ledger", help="Print one person's ledger.")
         ledger.add_argument("--person", type=int, required=True, help="The person's id.")
+        ledger.add_argument("--rules", help="JSON file holding an engagement section (default: the contract in force).")
+        ledger.add_argument("--as-of", help="ISO time to work the ledger out as of (default: now).")
         ledger.add_argument("--format", choices=FORMATS, default="table")
 
     def handle(self, *args, **options):
@@ -45,7 +47,7 @@ class Command(BaseCommand):
         else:
             self._ledger(options)
 
-    def _rescore(self, options) -> None:
+    def _rules(self, options):
         path = Path(options["rules"])
         try:
             section = json.loads(path.read_text(encoding="utf-8"))
@@ -56,9 +58,12 @@ class Command(BaseCommand):
         if isinstance(section, dict) and set(section) == {"engagement"}:
             section = section["engagement"]
         try:
-            rules = engagement_rules_parse(section)
+            return engagement_rules_parse(section)
         except ScoringRulesError as error:
             raise CommandError(str(error)) from error
+
+    def _rescore(self, options) -> None:
+        rules = self._rules(options)
         run = services.scores_recompute_all(
             rules=rules,
             as_of=_as_of(options["as_of"]),
@@ -78,19 +83,16 @@ class Command(BaseCommand):
     def _ledger(self, options) -> None:
         if not Person.objects.filter(pk=options["person"]).exists():
             raise CommandError(f"--person: there is no person with id {options['person']}.")
-        ledger = selectors.person_score_ledger(person_id=options["person"])
-        columns = ["rule_name", "touchpoint_type", "given_at", "points", "capped_by", "value_at_scoring", "value_now"]
+        rules = self._rules(options) if options["rules"] else None
+        ledger = selectors.person_score_ledger(person_id=options["person"], now=_as_of(options["as_of"]), rules=rules)
+        columns = ["rule_name", "touchpoint_type", "given_at", "points", "capped_by", "value_now"]
         rows = [
-            {
-                **{column: getattr(line, column) for column in columns},
-                "value_at_scoring": round(line.value_at_scoring, 4),
-                "value_now": round(line.value_now, 4),
-            }
+            {**{column: getattr(line, column) for column in columns}, "value_now": round(line.value_now, 4)}
             for line in ledger.lines
         ]
         write_rows(sys.stdout, rows, columns, options["format"])
         if options["format"] == "table":
             sys.stdout.write(
-                f"Total when scored {ledger.total_at_scoring:.2f} -> {ledger.score_at_scoring} "
-                f"(stored {ledger.stored_score}); now {ledger.total_now:.2f} -> {ledger.score_now}\n"
+                f"Total now {ledger.total_now:.2f} -> {ledger.score_now} (stored {ledger.stored_score}, "
+                f"contract v{ledger.contract_version})\n"
             )
