@@ -131,7 +131,7 @@ def ensure_dataset(sizes: dict) -> dict:
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE crm_person, engagement_touchpoint, scoring_scoreledgerentry, campaigns_campaign CASCADE"
+            "TRUNCATE crm_person, engagement_touchpoint, campaigns_campaign CASCADE"
         )
         cursor.execute(GENERATE_PEOPLE, {"people": sizes["people"], "as_of": AS_OF})
     now = AS_OF
