@@ -10,23 +10,37 @@ opportunity, customer, and how many sales turned down, with the reasons given.
 Fit, MQL segments and the MQL rule's extra condition are judged on each person's and account's data as
 it is now (attribute history is not kept); touchpoint aggregates inside them are taken at the end of
 the window.
+
+How it stays fast at a million people: the touchpoints are read once for both versions (on
+PostgreSQL each with a bit per distinct rule condition, matched in SQL) and the stage history once,
+as arrays. Between two checkpoints at which nothing happens to a person (no new touchpoint, none
+leaving a window, no stage change) their score only decays and their stage stays, so they cannot
+newly qualify there: only checkpoints with an event are candidates. An upper bound of the score at
+each checkpoint (every positive point, without caps) is kept for everyone in one pass over the
+checkpoints; only the candidates whose bound reaches the bar are scored exactly, with the scoring
+engine on their own lines up to that checkpoint, which gives each person the same score as scoring
+everyone. Fit is computed for the people whose engagement qualified only.
 """
 
-import bisect
 import datetime as dt
+import json
+import math
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from tandem.contract.models import ContractVersion
-from tandem.contract.qualification import MqlRule, Thresholds
-from tandem.crm.models import Account, Person, StageChange
+from tandem.contract.qualification import MqlRule
+from tandem.crm.models import LifecycleStage, Person, StageChange
 from tandem.engagement.models import Touchpoint
-from tandem.lib.rules import Facts, aggregate_values, fit_rules_parse, fit_score
+from tandem.lib.rules import facts_for_people, fit_rules_parse, fit_score, to_q
 from tandem.scoring.engine import MICROSECONDS_PER_DAY, TouchpointBatch, match_touchpoints, score_lines, to_microseconds
-from tandem.scoring.rules import engagement_rules_parse
+from tandem.scoring.rules import EngagementRules, engagement_rules_parse
 
 OUTCOME_STAGES = ("sal", "sql", "opportunity", "customer")
 REJECTED_FROM = ("mql", "sal")
@@ -35,6 +49,11 @@ CHECKPOINT_DAYS = 7
 # Touchpoints older than this before the window still count towards scores at its start (decay).
 LOOKBACK_DAYS = 365
 MAX_MONTHS = 36
+# Touchpoints are read from PostgreSQL this many days at a time (one bytea each, far under its 1 GB).
+READ_DAYS = 61
+# Slack for the float sums of the upper bound: it only decides who is scored exactly.
+BOUND_SLACK = 1e-6
+NO_REASON = "no reason given"
 
 
 @dataclass
@@ -88,135 +107,505 @@ class Backtest:
 
 
 @dataclass
-class _History:
-    """Everyone's stage history, for the stage at any moment and what came after."""
+class _Lines:
+    """One version's matched (touchpoint, rule) lines as arrays."""
 
-    times: dict[int, list[float]]
-    stages: dict[int, list[str]]
-    changes: dict[int, list[tuple[float, str, str, str]]]
-
-    def stage_at(self, person_id: int, moment: float) -> str | None:
-        times = self.times.get(person_id)
-        if not times:
-            return None
-        index = bisect.bisect_right(times, moment) - 1
-        return self.stages[person_id][index] if index >= 0 else None
+    person_id: np.ndarray
+    touchpoint_id: np.ndarray
+    rule_index: np.ndarray
+    occurred_at_us: np.ndarray
 
 
-def _history(start_seconds: float) -> _History:
-    times: dict[int, list[float]] = defaultdict(list)
-    stages: dict[int, list[str]] = defaultdict(list)
-    changes: dict[int, list[tuple[float, str, str, str]]] = defaultdict(list)
-    rows = (
-        StageChange.objects.filter(person_id__isnull=False)
-        .order_by("person_id", "at", "id")
-        .values_list("person_id", "at", "from_stage_id", "to_stage_id", "reason")
+def _condition_key(rule) -> tuple:
+    """What decides whether a touchpoint matches a rule; rules with the same key match the same touchpoints."""
+    return (
+        rule.touchpoint,
+        rule.url.glob if rule.url is not None else None,
+        rule.campaign,
+        tuple((key, type(value).__name__, value) for key, value in rule.properties),
     )
-    for person_id, at, from_stage, to_stage, reason in rows.iterator(chunk_size=20_000):
-        moment = at.timestamp()
-        times[person_id].append(moment)
-        stages[person_id].append(to_stage)
-        if moment >= start_seconds:
-            changes[person_id].append((moment, from_stage or "", to_stage, reason))
-    return _History(times=times, stages=stages, changes=changes)
 
 
-def _fit_scores(document: dict, people: dict[int, dict], accounts: dict[int, dict], end: dt.datetime) -> dict[int, int]:
-    rules = fit_rules_parse(document["fit"]["rules"])
-    found = aggregate_values(rules.aggregates, as_of=end)
-    defaults = {aggregate.key: 0 if aggregate.function == "count" else None for aggregate in rules.aggregates}
-    scores = {}
-    for person_id, values in people.items():
-        account = accounts.get(values["account_id"]) if values["account_id"] else None
-        aggregates = {key: found[key].get(person_id, default) for key, default in defaults.items()}
-        facts = Facts(person=values, account=account, aggregates=aggregates, as_of=end)
-        scores[person_id] = fit_score(rules, facts)[0]
-    return scores
+def _lines_from_batch(rule_sets: list[EngagementRules], since: dt.datetime, end: dt.datetime):
+    rows = (
+        Touchpoint.objects.filter(person_id__isnull=False, occurred_at__gte=since, occurred_at__lte=end)
+        .order_by()
+        .values_list("id", "person_id", "type", "url", "campaign__name", "occurred_at", "properties")
+    )
+    batch = TouchpointBatch.from_rows(rows.iterator(chunk_size=50_000))
+    found = []
+    for rules in rule_sets:
+        positions, rule_index = match_touchpoints(rules, batch)
+        found.append(
+            _Lines(
+                person_id=batch.person_id[positions],
+                touchpoint_id=batch.touchpoint_id[positions],
+                rule_index=rule_index,
+                occurred_at_us=batch.occurred_at_us[positions],
+            )
+        )
+    return found, len(batch.touchpoint_id)
 
 
-def _replay(
-    version: ContractVersion,
-    *,
-    people: dict[int, dict],
-    accounts: dict[int, dict],
-    batch: TouchpointBatch,
+def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, end: dt.datetime):
+    """Both versions' lines from one read: each touchpoint in the period with a bit per distinct rule
+    condition (matched in SQL as the full rescore matches), as fixed-size binary records."""
+    import psycopg
+    from psycopg import sql
+
+    from tandem.campaigns.models import Campaign
+    from tandem.scoring.postgres import POSTGRES_EPOCH_US, rule_match_condition
+
+    campaigns = list(Campaign.objects.values_list("id", "name"))
+    conditions: dict[tuple, int] = {}
+    sources = []
+    bits_of = []
+    for rules in rule_sets:
+        bits = []
+        for rule in rules.rules:
+            key = _condition_key(rule)
+            if key not in conditions:
+                conditions[key] = len(conditions)
+                sources.append(rule)
+            bits.append(conditions[key])
+        bits_of.append(bits)
+    words = max(1, math.ceil(len(sources) / 63))
+    masks = []
+    for word in range(words):
+        parts = [
+            sql.SQL("CASE WHEN {} THEN {}::int8 ELSE 0::int8 END").format(
+                rule_match_condition(rule, campaigns), sql.Literal(1 << (index % 63))
+            )
+            for index, rule in enumerate(sources)
+            if index // 63 == word
+        ]
+        masks.append(sql.SQL(" | ").join(parts) if parts else sql.SQL("0::int8"))
+    record = sql.SQL(" || ").join(
+        [
+            sql.SQL("int8send(t.id)"),
+            sql.SQL("int8send(t.person_id)"),
+            sql.SQL("timestamptz_send(t.occurred_at)"),
+            *(sql.SQL("int8send(t.mask{})").format(sql.Literal(word)) for word in range(words)),
+        ]
+    )
+    any_bit = sql.SQL(" OR ").join(sql.SQL("t.mask{} <> 0").format(sql.Literal(word)) for word in range(words))
+    query = sql.SQL(
+        "SELECT count(*), string_agg({record}, ''::bytea) FILTER (WHERE {any_bit}) FROM ("
+        "SELECT t.id, t.person_id, t.occurred_at, {masks} FROM {table} t "
+        "WHERE t.person_id IS NOT NULL AND t.occurred_at >= {low} AND t.occurred_at {upper} {high}) t"
+    )
+    masks_sql = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(mask, sql.Identifier(f"mask{word}")) for word, mask in enumerate(masks)
+    )
+    dtype = np.dtype(
+        [("id", ">i8"), ("person_id", ">i8"), ("occurred_at", ">i8")] + [(f"mask{w}", ">i8") for w in range(words)]
+    )
+    chunks, total = [], 0
+    bounds = [since]
+    while bounds[-1] + dt.timedelta(days=READ_DAYS) < end:
+        bounds.append(bounds[-1] + dt.timedelta(days=READ_DAYS))
+    bounds.append(end)
+    connection.ensure_connection()
+    # Django's cursors bind on the client, which cannot ask for binary results; this one can.
+    with psycopg.Cursor(connection.connection) as raw:
+        for index in range(len(bounds) - 1):
+            upper = "<=" if index == len(bounds) - 2 else "<"
+            statement = query.format(
+                record=record,
+                any_bit=any_bit,
+                masks=masks_sql,
+                table=sql.Identifier(Touchpoint._meta.db_table),
+                low=sql.Literal(bounds[index]),
+                upper=sql.SQL(upper),
+                high=sql.Literal(bounds[index + 1]),
+            )
+            # The LIKE patterns hold % signs: the statement is complete, with no parameters.
+            raw.execute(statement, binary=True)
+            count, data = raw.fetchone()
+            total += count
+            if data:
+                chunks.append(np.frombuffer(data, dtype=dtype))
+    rows = np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
+    touchpoint_id = rows["id"].astype(np.int64)
+    person_id = rows["person_id"].astype(np.int64)
+    occurred_at_us = rows["occurred_at"].astype(np.int64) + POSTGRES_EPOCH_US
+    mask_words = [rows[f"mask{w}"].astype(np.int64) for w in range(words)]
+    del rows, chunks
+    found = []
+    for bits in bits_of:
+        positions, rule_indexes = [], []
+        for rule_index, bit in enumerate(bits):
+            hit = np.flatnonzero(mask_words[bit // 63] & (1 << (bit % 63)))
+            positions.append(hit)
+            rule_indexes.append(np.full(len(hit), rule_index, dtype=np.int32))
+        position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+        found.append(
+            _Lines(
+                person_id=person_id[position],
+                touchpoint_id=touchpoint_id[position],
+                rule_index=np.concatenate(rule_indexes) if rule_indexes else np.zeros(0, dtype=np.int32),
+                occurred_at_us=occurred_at_us[position],
+            )
+        )
+    return found, total
+
+
+@dataclass
+class _History:
+    """Every stage change of a person, as arrays in (person, at, id) order; codes index `stages` and `reasons`."""
+
+    person_id: np.ndarray
+    at_us: np.ndarray
+    from_stage: np.ndarray
+    to_stage: np.ndarray
+    reason: np.ndarray  # rejections only (0: not a rejection)
+    stages: list  # code -> stage key; code 0 is no stage
+    reasons: list  # code -> reason as given; code 0 unused
+
+
+def _rejection_filter() -> dict:
+    return {"from_stage_id__in": REJECTED_FROM, "to_stage_id__in": REJECTED_TO}
+
+
+def _history(start: dt.datetime) -> _History:
+    stages = [None, *LifecycleStage.objects.order_by("key").values_list("key", flat=True)]
+    code_of = {key: code for code, key in enumerate(stages)}
+    # Only rejections inside the window are ever reported.
+    # Code 0 is "not a rejection"; a NULL there matches no reason, not even a blank one.
+    reasons = [
+        None,
+        *StageChange.objects.filter(person_id__isnull=False, at__gte=start, **_rejection_filter())
+        .order_by("reason")
+        .values_list("reason", flat=True)
+        .distinct(),
+    ]
+    reason_of = {reason: code for code, reason in enumerate(reasons) if code}
+    changes = StageChange.objects.filter(person_id__isnull=False)
+    if connection.vendor == "postgresql":
+        import psycopg
+        from psycopg import sql
+
+        from tandem.scoring.postgres import POSTGRES_EPOCH_US
+
+        query = sql.SQL(
+            "SELECT string_agg(int8send(id) || int8send(person_id) || timestamptz_send(at) "
+            "|| int2send(coalesce(array_position(%(stages)s::text[], from_stage_id), 1)::int2 - 1::int2) "
+            "|| int2send(array_position(%(stages)s::text[], to_stage_id)::int2 - 1::int2) "
+            "|| int4send(CASE WHEN at >= %(start)s AND from_stage_id = ANY(%(from)s) AND to_stage_id = ANY(%(to)s) "
+            "THEN coalesce(array_position(%(reasons)s::text[], reason), 1) - 1 ELSE 0 END), ''::bytea) "
+            "FROM {} WHERE person_id IS NOT NULL"
+        ).format(sql.Identifier(StageChange._meta.db_table))
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as raw:
+            raw.execute(
+                query,
+                {
+                    "stages": [key or "" for key in stages],
+                    "reasons": reasons,
+                    "start": start,
+                    "from": list(REJECTED_FROM),
+                    "to": list(REJECTED_TO),
+                },
+                binary=True,
+            )
+            data = raw.fetchone()[0] or b""
+        rows = np.frombuffer(
+            data,
+            dtype=[
+                ("id", ">i8"),
+                ("person_id", ">i8"),
+                ("at", ">i8"),
+                ("from_stage", ">i2"),
+                ("to_stage", ">i2"),
+                ("reason", ">i4"),
+            ],
+        )
+        change_id = rows["id"].astype(np.int64)
+        person_id = rows["person_id"].astype(np.int64)
+        at_us = rows["at"].astype(np.int64) + POSTGRES_EPOCH_US
+        from_stage = rows["from_stage"].astype(np.int16)
+        to_stage = rows["to_stage"].astype(np.int16)
+        reason = rows["reason"].astype(np.int32)
+    else:
+        rows = list(changes.values_list("id", "person_id", "at", "from_stage_id", "to_stage_id", "reason"))
+        start_us = to_microseconds(start)
+        change_id = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        person_id = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        at_us = np.fromiter((to_microseconds(row[2]) for row in rows), dtype=np.int64, count=len(rows))
+        from_stage = np.fromiter((code_of[row[3]] for row in rows), dtype=np.int16, count=len(rows))
+        to_stage = np.fromiter((code_of[row[4]] for row in rows), dtype=np.int16, count=len(rows))
+        rejected = [
+            row[3] in REJECTED_FROM and row[4] in REJECTED_TO and to_microseconds(row[2]) >= start_us for row in rows
+        ]
+        reason = np.fromiter(
+            (reason_of[row[5]] if is_rejection else 0 for row, is_rejection in zip(rows, rejected, strict=True)),
+            dtype=np.int32,
+            count=len(rows),
+        )
+    order = np.lexsort((change_id, at_us, person_id))
+    return _History(
+        person_id=person_id[order],
+        at_us=at_us[order],
+        from_stage=from_stage[order],
+        to_stage=to_stage[order],
+        reason=reason[order],
+        stages=stages,
+        reasons=reasons,
+    )
+
+
+class _People:
+    """Numbers 0..n-1 for the people who have lines, to index dense per-person arrays."""
+
+    def __init__(self, person_ids: np.ndarray):
+        self.low = int(person_ids.min()) if len(person_ids) else 0
+        high = int(person_ids.max()) if len(person_ids) else -1
+        self.is_range = high - self.low < 4 * len(person_ids) + 1_000_000
+        if self.is_range:
+            self.size = high - self.low + 1
+            self.ids = None
+        else:
+            self.ids = np.unique(person_ids)
+            self.size = len(self.ids)
+
+    def index(self, person_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index, known): the number of each id, and whether it has one (unknown ids get 0)."""
+        person_ids = np.asarray(person_ids, dtype=np.int64)
+        if self.is_range:
+            index = person_ids - self.low
+            known = (index >= 0) & (index < self.size)
+        else:
+            index = np.minimum(np.searchsorted(self.ids, person_ids), max(self.size - 1, 0))
+            known = self.ids[index] == person_ids if self.size else np.zeros(len(person_ids), dtype=bool)
+        return np.where(known, index, 0), known
+
+    def id_of(self, index: np.ndarray) -> np.ndarray:
+        return index + self.low if self.is_range else self.ids[index]
+
+
+def _grouped(keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, bounds): positions sorted by key (stable), and where each key 0..groups-1 starts and ends."""
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], np.arange(groups + 1))
+    return order, bounds
+
+
+def _engagement_crossings(
+    rules: EngagementRules,
+    lines: _Lines,
     history: _History,
-    checkpoints: list[dt.datetime],
-    end: dt.datetime,
-) -> Outcome:
-    document = version.document
-    mql = document["mql"]
+    *,
+    checkpoints_us: np.ndarray,
+    bar_of,
+    from_stages: set[str],
+) -> dict[int, int]:
+    """{person id: index of the first checkpoint at which they were in a starting stage and their engagement
+    score reached their bar}, exactly as scoring everyone at every checkpoint would find it."""
+    count = len(checkpoints_us)
+    if not len(lines.person_id):
+        return {}
+    people = _People(lines.person_id)
+    person, _ = people.index(lines.person_id)
+    bar = bar_of(people)
+    occurred = lines.occurred_at_us
+    # A line counts at checkpoints entered <= k < left.
+    entered = np.searchsorted(checkpoints_us, occurred, side="left").astype(np.int16)
+    window = rules.decay.window_days
+    if window is not None:
+        left = np.searchsorted(checkpoints_us, occurred + window * MICROSECONDS_PER_DAY, side="right").astype(np.int16)
+        # A line already out of the window at the first checkpoint after it never counts.
+        counts = left > entered
+        if not counts.all():
+            lines = _Lines(*(values[counts] for values in vars(lines).values()))
+            person, occurred, entered, left = person[counts], occurred[counts], entered[counts], left[counts]
+    else:
+        left = np.full(len(occurred), count, dtype=np.int16)
+    points = np.array([rule.points for rule in rules.rules] or [0], dtype=np.float64)
+    caps = np.array([rule.cap or np.inf for rule in rules.rules] or [np.inf], dtype=np.float64)
+    # No line gives more than its points, nor more than its rule's cap; negative lines only take away.
+    bound_points = np.clip(np.minimum(points, caps), 0, None)[lines.rule_index]
+    half_life = rules.decay.half_life_days
+    if half_life is not None:
+        bound_points = bound_points * np.power(
+            0.5, ((checkpoints_us[np.minimum(entered, count - 1)] - occurred) / MICROSECONDS_PER_DAY) / half_life
+        )
+    in_order, in_bounds = _grouped(entered, count)
+    out_order, out_bounds = _grouped(left, count + 1)
+
+    # Stage changes by the checkpoint from which they are in force, each person's last one of a step last.
+    change_person, change_known = people.index(history.person_id)
+    change_step = np.searchsorted(checkpoints_us, history.at_us, side="left")
+    change_order, change_bounds = _grouped(np.where(change_known, change_step, count), count + 1)
+    starting = np.array([stage in from_stages for stage in history.stages], dtype=bool)
+
+    bound = np.zeros(people.size)
+    lines_now = np.zeros(people.size, dtype=np.int64)
+    stage = np.zeros(people.size, dtype=np.int16)
+    reachable = bar <= 0
+    candidates = []
+    for step in range(count):
+        event = np.zeros(people.size, dtype=bool)
+        if step and half_life is not None:
+            bound *= 0.5 ** (((checkpoints_us[step] - checkpoints_us[step - 1]) / MICROSECONDS_PER_DAY) / half_life)
+        coming = in_order[in_bounds[step] : in_bounds[step + 1]]
+        if len(coming):
+            who = person[coming]
+            bound += np.bincount(who, weights=bound_points[coming], minlength=people.size)
+            lines_now += np.bincount(who, minlength=people.size)
+            event[who] = True
+        going = out_order[out_bounds[step] : out_bounds[step + 1]]
+        if len(going):
+            who = person[going]
+            bound -= np.bincount(who, weights=bound_points[going], minlength=people.size)
+            lines_now -= np.bincount(who, minlength=people.size)
+            event[who] = True
+        changed = change_order[change_bounds[step] : change_bounds[step + 1]]
+        if len(changed):
+            who = change_person[changed]
+            last = np.append(who[1:] != who[:-1], True)
+            stage[who[last]] = history.to_stage[changed[last]]
+            event[who] = True
+        if step == 0:
+            event[:] = True
+        hit = event & starting[stage] & (lines_now > 0) & (reachable | (bound + BOUND_SLACK >= bar - 0.5))
+        candidates.append(np.flatnonzero(hit))
+
+    # Score the candidates exactly, checkpoint by checkpoint, on their own lines up to then.
+    is_candidate = np.zeros(people.size, dtype=bool)
+    for found in candidates:
+        is_candidate[found] = True
+    mine = np.flatnonzero(is_candidate[person])
+    order = mine[np.lexsort((entered[mine], person[mine]))]
+    key = person[order].astype(np.int64) * (count + 1) + entered[order]
+    first = np.searchsorted(key, np.arange(people.size, dtype=np.int64) * (count + 1))
+    crossed: dict[int, int] = {}
+    done = np.zeros(people.size, dtype=bool)
+    for step, found in enumerate(candidates):
+        found = found[~done[found]]
+        if not len(found):
+            continue
+        starts = first[found]
+        ends = np.searchsorted(key, found.astype(np.int64) * (count + 1) + step, side="right")
+        sizes = ends - starts
+        offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        taken = order[offsets]
+        taken = taken[left[taken] > step]
+        result = score_lines(
+            rules,
+            as_of_us=int(checkpoints_us[step]),
+            person_id=lines.person_id[taken],
+            touchpoint_id=lines.touchpoint_id[taken],
+            rule_index=lines.rule_index[taken],
+            occurred_at_us=lines.occurred_at_us[taken],
+        )
+        index, _ = people.index(result.person_id)
+        above = result.engagement_score >= bar[index]
+        for person_id in result.person_id[above].tolist():
+            crossed[person_id] = step
+        done[index[above]] = True
+    return crossed
+
+
+def _people_among(person_ids: list[int]):
+    """The people with these ids, passed to the database as one parameter however many there are."""
+    if connection.vendor == "postgresql":
+        return Person.objects.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [person_ids]))
+    return Person.objects.filter(pk__in=RawSQL("SELECT value FROM json_each(%s)", [json.dumps(person_ids)]))
+
+
+def _fit_passes(version: ContractVersion, rule: MqlRule, crossed: dict[int, int], segment_of, end) -> set[int]:
+    """Who of the people whose engagement crossed also met the fit bar (and the extra condition) at the end."""
+    if not crossed:
+        return set()
+    ids = sorted(crossed)
+    people = _people_among(ids).filter(created_at__lte=end)
+    allowed = None
+    if rule.when is not None:
+        allowed = set(people.filter(to_q(rule.when, as_of=end)).values_list("pk", flat=True))
+    rules = fit_rules_parse(version.document["fit"]["rules"])
+    passed = set()
+    for person_id, facts in facts_for_people(rules, as_of=end, people=people):
+        if allowed is not None and person_id not in allowed:
+            continue
+        if fit_score(rules, facts)[0] >= segment_of.get(person_id, rule.thresholds).fit_score_at_least:
+            passed.add(person_id)
+    return passed
+
+
+def _outcome(version: ContractVersion, qualified: dict[int, int], history: _History, checkpoints) -> Outcome:
+    mql = version.document["mql"]
     outcome = Outcome(
         version=version.number,
         fit_score_at_least=mql["fit_score_at_least"],
         engagement_score_at_least=mql["engagement_score_at_least"],
     )
-    # Segments and the extra condition are judged on today's data, like fit.
-    rule = MqlRule.of(version)
-    segment_of: dict[int, Thresholds] = {}
-    for segment in rule.segments:
-        for person_id in rule.members(segment.when, None, as_of=end):
-            segment_of.setdefault(person_id, segment)
-    allowed = rule.members(rule.when, None, as_of=end) if rule.when is not None else None
-    fits = _fit_scores(document, people, accounts, end)
-    fit_ok = {
-        person_id
-        for person_id, score in fits.items()
-        if score >= segment_of.get(person_id, rule.thresholds).fit_score_at_least
-        and (allowed is None or person_id in allowed)
-    }
-    lowest_engagement = rule.lowest.engagement_score_at_least
-    from_stages = set(rule.from_stages)
-    rules = engagement_rules_parse(document["engagement"])
-    positions, rule_index = match_touchpoints(rules, batch)
-    person_ids = batch.person_id[positions]
-    touchpoint_ids = batch.touchpoint_id[positions]
-    occurred = batch.occurred_at_us[positions]
-    qualified: dict[int, float] = {}
-    for checkpoint in checkpoints:
-        checkpoint_us = to_microseconds(checkpoint)
-        # Lines after the checkpoint do not count; with a window, neither do lines older than it.
-        keep = occurred <= checkpoint_us
-        if rules.decay.window_days:
-            keep &= occurred >= checkpoint_us - rules.decay.window_days * MICROSECONDS_PER_DAY
-        if not keep.any():
-            continue
-        result = score_lines(
-            rules,
-            as_of_us=checkpoint_us,
-            person_id=person_ids[keep],
-            touchpoint_id=touchpoint_ids[keep],
-            rule_index=rule_index[keep],
-            occurred_at_us=occurred[keep],
-        )
-        above = result.engagement_score >= lowest_engagement
-        moment = checkpoint.timestamp()
-        for person_id, score in zip(
-            result.person_id[above].tolist(), result.engagement_score[above].tolist(), strict=True
-        ):
-            if person_id in qualified or person_id not in fit_ok:
-                continue
-            if score < segment_of.get(person_id, rule.thresholds).engagement_score_at_least:
-                continue
-            if history.stage_at(person_id, moment) in from_stages:
-                qualified[person_id] = moment
-    reached: Counter = Counter()
+    # The order a replay checkpoint by checkpoint meets them in: by checkpoint, then by person.
+    ordered = sorted(qualified.items(), key=lambda item: (item[1], item[0]))
+    outcome.mqls = len(ordered)
+    if not ordered:
+        return outcome
+    person_ids = np.array([person_id for person_id, _ in ordered], dtype=np.int64)
+    moments = np.array([to_microseconds(checkpoints[step]) for _, step in ordered], dtype=np.int64)
+    sorter = np.argsort(person_ids)
+    position = np.searchsorted(person_ids[sorter], history.person_id)
+    position = np.minimum(position, len(person_ids) - 1)
+    mine = person_ids[sorter][position] == history.person_id
+    rank = sorter[position]
+    later = np.flatnonzero(mine & (history.at_us >= moments[rank]))
+    stage_names = history.stages
+    for stage in OUTCOME_STAGES:
+        if stage in stage_names:
+            reached = later[history.to_stage[later] == stage_names.index(stage)]
+            count = len(np.unique(rank[reached]))
+            if count:
+                outcome.reached[stage] = count
+    rejections = later[history.reason[later] > 0]
+    # The first rejection after qualifying is each person's: history is in (person, at, id) order.
+    first = (
+        rejections[np.append(True, rank[rejections][1:] != rank[rejections][:-1])] if len(rejections) else rejections
+    )
+    reason_by_rank = dict(zip(rank[first].tolist(), history.reason[first].tolist(), strict=True))
     reasons: Counter = Counter()
     by_month: Counter = Counter()
-    for person_id, moment in qualified.items():
-        by_month[dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m")] += 1
-        later = [change for change in history.changes.get(person_id, ()) if change[0] >= moment]
-        for stage in {to_stage for _, _, to_stage, _ in later if to_stage in OUTCOME_STAGES}:
-            reached[stage] += 1
-        rejection = next((change for change in later if change[1] in REJECTED_FROM and change[2] in REJECTED_TO), None)
-        if rejection is not None:
-            outcome.rejected += 1
-            reasons[rejection[3].strip() or "no reason given"] += 1
-    outcome.mqls = len(qualified)
-    outcome.reached = dict(reached)
+    for index, (_, step) in enumerate(ordered):
+        by_month[checkpoints[step].astimezone(dt.UTC).strftime("%Y-%m")] += 1
+        code = reason_by_rank.get(index)
+        if code is not None:
+            reasons[history.reasons[code].strip() or NO_REASON] += 1
+    outcome.rejected = sum(reasons.values())
     outcome.reasons = reasons.most_common(8)
     outcome.by_month = dict(by_month)
     return outcome
+
+
+def _replay(
+    version: ContractVersion, rules: EngagementRules, lines: _Lines, history: _History, checkpoints, end
+) -> Outcome:
+    rule = MqlRule.of(version)
+    # Segments and the extra condition are judged on today's data, like fit.
+    segment_of = {}
+    for segment in rule.segments:
+        for person_id in rule.members(segment.when, None, as_of=end):
+            segment_of.setdefault(person_id, segment)
+
+    def bar_of(people: _People) -> np.ndarray:
+        bar = np.full(people.size, rule.thresholds.engagement_score_at_least, dtype=np.int64)
+        if segment_of:
+            index, known = people.index(np.fromiter(segment_of, dtype=np.int64, count=len(segment_of)))
+            values = np.array([segment.engagement_score_at_least for segment in segment_of.values()])
+            bar[index[known]] = values[known]
+        return bar
+
+    crossed = _engagement_crossings(
+        rules,
+        lines,
+        history,
+        checkpoints_us=np.array([to_microseconds(moment) for moment in checkpoints], dtype=np.int64),
+        bar_of=bar_of,
+        from_stages=set(rule.from_stages),
+    )
+    passed = _fit_passes(version, rule, crossed, segment_of, end)
+    return _outcome(version, {person_id: crossed[person_id] for person_id in passed}, history, checkpoints)
 
 
 def contract_backtest(
@@ -238,39 +627,19 @@ def contract_backtest(
         moment += dt.timedelta(days=CHECKPOINT_DAYS)
     checkpoints.append(end)
 
-    person_fields = [field.attname for field in Person._meta.concrete_fields]
-    people = {
-        row["id"]: row for row in Person.objects.filter(created_at__lte=end).values(*person_fields).iterator(20_000)
-    }
-    account_fields = [field.attname for field in Account._meta.concrete_fields]
-    accounts = {row["id"]: row for row in Account.objects.values(*account_fields).iterator(20_000)}
-    rows = (
-        Touchpoint.objects.filter(
-            person_id__isnull=False,
-            occurred_at__gte=start - dt.timedelta(days=LOOKBACK_DAYS),
-            occurred_at__lte=end,
-        )
-        .order_by()
-        .values_list("id", "person_id", "type", "url", "campaign__name", "occurred_at", "properties")
-    )
-    batch = TouchpointBatch.from_rows(rows.iterator(chunk_size=50_000))
-    history = _history(start.timestamp())
-    common = {
-        "people": people,
-        "accounts": accounts,
-        "batch": batch,
-        "history": history,
-        "checkpoints": checkpoints,
-        "end": end,
-    }
+    rule_sets = [engagement_rules_parse(version.document["engagement"]) for version in (current, proposed)]
+    since = start - dt.timedelta(days=LOOKBACK_DAYS)
+    read = _lines_from_postgres if connection.vendor == "postgresql" else _lines_from_batch
+    (current_lines, proposed_lines), touchpoints = read(rule_sets, since, end)
+    history = _history(start)
     return Backtest(
         start=start,
         end=end,
         months=months,
-        current=_replay(current, **common),
-        proposed=_replay(proposed, **common),
-        people=len(people),
-        touchpoints=int(len(batch.touchpoint_id)),
+        current=_replay(current, rule_sets[0], current_lines, history, checkpoints, end),
+        proposed=_replay(proposed, rule_sets[1], proposed_lines, history, checkpoints, end),
+        people=Person.objects.filter(created_at__lte=end).count(),
+        touchpoints=touchpoints,
         seconds=time.perf_counter() - started,
     )
 

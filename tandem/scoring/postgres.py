@@ -181,3 +181,10 @@ def recompute_all(rules: EngagementRules, *, as_of: dt.datetime, fit):
         write_scores(fit.person_id, fit.fit_score, column="fit_score", others=None)
         step("write_fit_scores")
     return result, changed
+
+
+def rule_match_condition(rule, campaigns: list[tuple[int, str]]) -> sql.Composable:
+    """The SQL condition on touchpoints `t` for one engagement rule, as the full rescore matches it;
+    `campaigns` are every campaign's (id, name)."""
+    ids = [pk for pk, name in campaigns if campaign_name_matches(rule.campaign, name)] if rule.campaign else []
+    return _rule_condition(rule, ids)

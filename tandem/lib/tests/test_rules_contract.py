@@ -117,7 +117,7 @@ def test_publishing_scores_fit_rules_with_aggregates_for_everyone_in_a_few_queri
 
 
 def test_a_backtest_takes_fit_aggregates_at_the_end_of_its_window(db):
-    from tandem.contract.backtest import _fit_scores
+    from tandem.contract.tests.backtest_reference import _fit_scores
     from tandem.crm.models import Account
 
     as_of, ann, bob, document, people = _people_with_a_form_submit(db)
