@@ -221,8 +221,7 @@ def ensure_dataset(sizes: dict) -> dict:
     accounts = max(1, sizes["people"] // PEOPLE_PER_ACCOUNT)
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE crm_person, crm_account, crm_stagechange, engagement_touchpoint, scoring_scoreledgerentry, "
-            "campaigns_campaign CASCADE"
+            "TRUNCATE crm_person, crm_account, crm_stagechange, engagement_touchpoint, campaigns_campaign CASCADE"
         )
         cursor.execute(GENERATE_ACCOUNTS, {"accounts": accounts, "as_of": AS_OF})
         first_account = Account.objects.order_by("id").values_list("id", flat=True).first()
