@@ -16,8 +16,11 @@ Figures (each the p95 of --requests timed requests after --warmup untimed ones, 
 test client signed in as leadership):
 - scorecard_page: GET /scorecard/ (this quarter against the last eight), target 300 ms warm;
 - scorecard_analysis: the five analysis pages (funnel, conversion and velocity, trends, cohorts,
-  pipeline) each filtered by one owner, and the conversion page by region, target 1,000 ms;
-and, in the params, how long after a new stage change the scorecard shows it.
+  pipeline), each without filters and filtered by each menu (owner, team, ICP tier, industry, region,
+  campaign, channel, and three at once) for this quarter, and by none, owner and region for a whole
+  year; the figure is the p95 of the slowest of these views (named in the params), target 1,000 ms;
+and, in the params, how long after a new stage change the scorecard and the analysis views show it,
+and how long building the stage-entry rollup took the first time.
 """
 
 import argparse
@@ -30,6 +33,7 @@ from _common import BenchmarkError, database_label, discard_result, measure_get,
 
 TARGET_PAGE_MS = 300
 TARGET_ANALYSIS_MS = 1000
+PAGES = ("funnel", "conversion", "trends", "cohorts", "pipeline")
 FULL = {"people": 1_000_000, "touchpoints": 10_000_000, "opportunities": 200_000, "stage_changes": 5_000_000}
 SMALL = {"people": 10_000, "touchpoints": 100_000, "opportunities": 2_000, "stage_changes": 50_000}
 USERS_PER_TEAM, TEAMS = 10, 4
@@ -409,11 +413,22 @@ def main(argv=None) -> int:
         if not database.startswith("postgresql"):
             raise BenchmarkError("this benchmark runs on PostgreSQL")
         load_seconds = ensure_dataset(sizes)
+        from tandem.analytics import services as analytics_services
+        from tandem.analytics.models import RollupState
+
+        rollup_seconds = None
+        if not RollupState.objects.filter(name=analytics_services.STAGE_ENTRIES).exists():
+            print("Building the stage-entry rollup ...", flush=True)
+            started = time.perf_counter()
+            analytics_services.stage_entries_catch_up()
+            rollup_seconds = round(time.perf_counter() - started, 1)
+            print(f"Built in {rollup_seconds} s.")
         from django.db.models import Count
         from django.test import Client
         from django.utils import timezone
 
         from tandem.analytics.periods import containing
+        from tandem.campaigns.models import Campaign
         from tandem.crm import services as crm_services
         from tandem.crm.models import Person
         from tandem.users.models import User
@@ -431,6 +446,7 @@ def main(argv=None) -> int:
         params = {
             **sizes,
             "load_seconds": load_seconds,
+            "rollup_build_seconds": rollup_seconds,
             "client": "django.test.Client, in-process",
             "requests": args.requests,
             "warmup": args.warmup,
@@ -466,29 +482,75 @@ def main(argv=None) -> int:
             database=database,
         )
 
-        urls = [
-            f"/scorecard/{name}/?owner={owner}" for name in ("funnel", "conversion", "trends", "cohorts", "pipeline")
+        from tandem.users.models import Team
+
+        campaign = Campaign.objects.order_by("id").values_list("id", flat=True).first()
+        team = Team.objects.filter(name__startswith="Bench team").order_by("id").values_list("id", flat=True).first()
+        filters = {
+            "none": "",
+            "owner": f"owner={owner}",
+            "team": f"team={team}",
+            "icp_tier": "icp_tier=1",
+            "industry": "industry=Software",
+            "region": "region=EMEA",
+            "campaign": f"campaign={campaign}",
+            "channel": "channel=email",
+            "region+icp_tier+channel": "region=EMEA&icp_tier=2&channel=events",
+        }
+        last_year = containing("year", timezone.localdate()).previous().key
+        views = [(page, query) for page in PAGES for query in filters.values()]
+        views += [
+            (page, "&".join(filter(None, [filters[name], f"period={last_year}"])))
+            for page in PAGES
+            for name in ("none", "owner", "region")
         ]
-        urls.append("/scorecard/conversion/?region=EMEA")
-        per_url = {}
-        timings = []
-        for url in urls:
-            own = measure_get(client, lambda index, url=url: url, count=max(5, args.requests // 4), warmup=1)
-            per_url[url] = {"p95_ms": round(percentile(own, 95), 1), "median_ms": round(percentile(own, 50), 1)}
-            timings += own
+        per_view = {}
+        for page, query in views:
+            url = f"/scorecard/{page}/" + (f"?{query}" if query else "")
+            own = measure_get(client, lambda index, url=url: url, count=max(3, args.requests // 8), warmup=1)
+            per_view[url] = {"p95_ms": round(percentile(own, 95), 1), "median_ms": round(percentile(own, 50), 1)}
+        worst = max(per_view, key=lambda url: per_view[url]["p95_ms"])
+
+        # A new stage change: how long until the analysis views (read from the rollup) count it.
+        funnel_url = "/scorecard/funnel/?from=mql"
+        before = _funnel_entered(client, funnel_url)
+        person = Person.objects.filter(lifecycle_stage_id="lead").order_by("id").first()
+        changed_at = time.perf_counter()
+        crm_services.lifecycle_transition(person=person, to_stage="mql", by=leader, reason="benchmark")
+        while True:
+            after = _funnel_entered(client, funnel_url)
+            waited = time.perf_counter() - changed_at
+            if after == before + 1 or waited > 120:
+                break
+            time.sleep(1)
+        if after != before + 1:
+            raise BenchmarkError(f"the new MQL did not show in the funnel: {before} then {after}")
+        params["new_stage_change_in_analysis_after_s"] = round(waited, 3)
         write_result(
             benchmark="scorecard_analysis",
-            metric="p95",
-            value=percentile(timings, 95),
+            metric="p95 of the slowest view",
+            value=per_view[worst]["p95_ms"],
             unit="ms",
             target=TARGET_ANALYSIS_MS,
-            params={**params, "per_url": per_url},
+            params={**params, "slowest_view": worst, "views": len(per_view), "per_view": per_view},
             database=database,
         )
+        print(f"slowest view: {worst} ({per_view[worst]['p95_ms']} ms p95)")
     except BenchmarkError as error:
         print(f"Cannot benchmark: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _funnel_entered(client, url: str) -> int:
+    """The funnel's first figure: the people who entered its first stage in the period."""
+    html = client.get(url).content.decode()
+    found = re.search(
+        r'id="funnel-table".*?<tbody><tr><td>[^<]*</td><td class="num"><a href="[^"]*">([0-9,]+)</a>', html, re.S
+    )
+    if found is None:
+        raise BenchmarkError("the funnel page shows no figures")
+    return int(found.group(1).replace(",", ""))
 
 
 def _mqls(client) -> int:

@@ -69,6 +69,9 @@ class PipelineSnapshot(models.Model):
     count = models.PositiveIntegerField()
     amount = models.DecimalField(max_digits=18, decimal_places=2)
     weighted_amount = models.DecimalField(max_digits=18, decimal_places=2)
+    is_rebuilt = models.BooleanField(
+        default=False, help_text="Derived afterwards from the opportunities' stage history, not taken that day."
+    )
 
     class Meta:
         ordering = ["as_of", "stage__position", "forecast_category"]
@@ -76,6 +79,62 @@ class PipelineSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.stage_id}/{self.forecast_category}: {self.count}"
+
+
+class StageEntry(models.Model):
+    """One person's entry into a main lifecycle stage, with where the person went from there.
+
+    A rollup of StageChange kept by services.stage_entries_*: the funnel, conversion, cohort and trend
+    views read it instead of walking each person's stage history per request. The segment columns copy
+    the person's owner, the owner's team and the account's ICP tier, industry and region, so that a
+    filtered view needs no join.
+    """
+
+    stage_change = models.OneToOneField("crm.StageChange", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    person = models.ForeignKey("crm.Person", on_delete=models.CASCADE, related_name="+", db_index=False)
+    stage = models.CharField(max_length=40)
+    entered_at = models.DateTimeField()
+    previous_entry_at = models.DateTimeField(
+        null=True, blank=True, help_text="The person's previous entry into the same stage; empty for the first."
+    )
+    furthest_position = models.PositiveSmallIntegerField(
+        help_text="The highest main-stage position the person entered at or after this entry."
+    )
+    next_reached_at = models.DateTimeField(
+        null=True, blank=True, help_text="First entry at or after this one into the next main stage or a later one."
+    )
+    customer_reached_at = models.DateTimeField(
+        null=True, blank=True, help_text="First entry at or after this one into Customer or a later main stage."
+    )
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    team_id = models.BigIntegerField(null=True, blank=True)
+    icp_tier = models.PositiveSmallIntegerField(null=True, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["stage", "entered_at"], name="stage_entry_window"),
+            models.Index(fields=["person"], name="stage_entry_person"),
+            models.Index(fields=["owner_id", "stage", "entered_at"], name="stage_entry_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} entered {self.stage} at {self.entered_at:%Y-%m-%d}"
+
+
+class RollupState(models.Model):
+    """How far a rollup has read its source: the last stage change id counted, and when."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    last_id = models.BigIntegerField(default=0)
+    stages = models.CharField(
+        max_length=500, blank=True, help_text="The main stages and positions it was built with; a change rebuilds it."
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_id}"
 
 
 class SavedView(models.Model):

@@ -15,26 +15,22 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import (
     Avg,
-    Case,
     Count,
     DecimalField,
     Exists,
     ExpressionWrapper,
     F,
-    IntegerField,
     Max,
     OuterRef,
     Q,
     Subquery,
     Sum,
-    Value,
-    When,
 )
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from tandem.analytics import kpis
-from tandem.analytics.models import PipelineSnapshot, RevenueTarget, SavedView, ScorecardSnapshot
+from tandem.analytics.models import PipelineSnapshot, RevenueTarget, SavedView, ScorecardSnapshot, StageEntry
 from tandem.analytics.periods import Period
 from tandem.campaigns.models import Campaign, CampaignMember
 from tandem.crm.models import LifecycleStage, Opportunity, OpportunityStage, StageChange
@@ -187,33 +183,6 @@ def cohort_rows(filters: ScorecardFilters, from_stage: str, to_stage: str, perio
     entered = np.fromiter((row[1].timestamp() for row in rows), dtype=np.float64, count=len(rows))
     reached_at = np.fromiter((_seconds(row[2]) for row in rows), dtype=np.float64, count=len(rows))
     return person_ids, entered, reached_at
-
-
-def furthest_rows(filters: ScorecardFilters, from_stage: str, start: dt.datetime, end: dt.datetime):
-    """Arrays (person, entered A at, furthest main-stage position entered at or after that) for a cohort."""
-    # Positions written into the query (a handful of stages) rather than joined per cohort member.
-    positions_by_key = {stage.key: stage.position for stage in main_stages()}
-    position = Case(
-        *[When(to_stage_id=key, then=Value(value)) for key, value in positions_by_key.items()],
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
-    furthest = (
-        StageChange.objects.filter(
-            person_id=OuterRef("person_id"), at__gte=OuterRef("at"), to_stage_id__in=list(positions_by_key)
-        )
-        .annotate(position=position)
-        .order_by("-position")
-        .values("position")[:1]
-    )
-    query = StageChange.objects.filter(to_stage_id=from_stage, person__isnull=False, at__gte=start, at__lt=end)
-    if not filters.is_empty:
-        query = query.filter(_people_of_stage_changes(filters))
-    rows = list(query.annotate(furthest=Subquery(furthest)).order_by().values_list("person_id", "at", "furthest"))
-    person_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    entered = np.fromiter((row[1].timestamp() for row in rows), dtype=np.float64, count=len(rows))
-    positions = np.fromiter((row[2] if row[2] is not None else -1 for row in rows), dtype=np.float64, count=len(rows))
-    return person_ids, entered, positions
 
 
 def main_stages() -> list[LifecycleStage]:
@@ -588,6 +557,46 @@ class FunnelRow:
     share_of_previous: float | None
 
 
+def _stage_entries(filters: ScorecardFilters):
+    """The stage-entry rollup narrowed by the segment filters (its own copy of each person's segment)."""
+    query = StageEntry.objects.all()
+    if filters.owner_id is not None:
+        query = query.filter(owner_id=filters.owner_id)
+    if filters.team_id is not None:
+        query = query.filter(team_id=filters.team_id)
+    if filters.icp_tier is not None:
+        query = query.filter(icp_tier=filters.icp_tier)
+    if filters.industry:
+        query = query.filter(industry=filters.industry)
+    if filters.region:
+        query = query.filter(region=filters.region)
+    if filters.campaign_id is not None or filters.channel:
+        members = CampaignMember.objects.filter(person_id=OuterRef("person_id"))
+        if filters.campaign_id is not None:
+            members = members.filter(campaign_id=filters.campaign_id)
+        if filters.channel:
+            members = members.filter(campaign__channel=filters.channel)
+        query = query.filter(Exists(members))
+    return query
+
+
+def _first_entries(start: dt.datetime, end: dt.datetime) -> Q:
+    """Each person's first entry into a stage within [start, end): an entry there with none earlier there."""
+    return Q(entered_at__gte=start, entered_at__lt=end) & (
+        Q(previous_entry_at__isnull=True) | Q(previous_entry_at__lt=start)
+    )
+
+
+def _furthest_counts(query) -> tuple[np.ndarray, np.ndarray]:
+    rows = list(
+        query.values("furthest_position").annotate(people=Count("pk")).values_list("furthest_position", "people")
+    )
+    return (
+        np.array([row[0] for row in rows], dtype=np.float64),
+        np.array([row[1] for row in rows], dtype=np.int64),
+    )
+
+
 @without_jit
 def funnel(filters: ScorecardFilters, period: Period, from_stage: str) -> list[FunnelRow]:
     """Of the people who entered `from_stage` in the period, how many reached each later stage."""
@@ -596,9 +605,9 @@ def funnel(filters: ScorecardFilters, period: Period, from_stage: str) -> list[F
     if start_position is None:
         return []
     stages = [stage for stage in stages if stage.position >= start_position]
-    person_ids, entered, positions = furthest_rows(filters, from_stage, period.start_at(), period.end_at())
-    _, _, furthest = kpis.first_per_person(person_ids, entered, positions)
-    counts = kpis.funnel(furthest, [stage.position for stage in stages])
+    entries = _stage_entries(filters).filter(Q(stage=from_stage) & _first_entries(period.start_at(), period.end_at()))
+    positions, people = _furthest_counts(entries)
+    counts = kpis.funnel(np.repeat(positions, people), [stage.position for stage in stages])
     rows = []
     for index, (stage, count) in enumerate(zip(stages, counts, strict=True)):
         rows.append(
@@ -628,38 +637,103 @@ class ConversionRow:
         return kpis.share(self.entered_to, self.entered_from)
 
 
+WITHIN_DAYS = 30
+
+
+def _conversions_in_python(entries) -> dict[str, dict[str, tuple[kpis.Conversion, kpis.Conversion]]]:
+    rows = list(entries.values_list("stage", "person_id", "entered_at", "next_reached_at", "customer_reached_at"))
+    by_stage: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_stage[row[0]].append(row)
+    found = {}
+    for stage, items in by_stage.items():
+        person_ids = np.array([item[1] for item in items], dtype=np.int64)
+        entered = np.array([item[2].timestamp() for item in items], dtype=np.float64)
+        found[stage] = {}
+        for name, column in (("next", 3), ("customer", 4)):
+            reached = np.array([_seconds(item[column]) for item in items], dtype=np.float64)
+            found[stage][name] = (
+                kpis.cohort_conversion(person_ids, entered, reached),
+                kpis.cohort_conversion(person_ids, entered, reached, within_days=WITHIN_DAYS),
+            )
+    return found
+
+
+def _conversions_in_postgresql(entries) -> dict[str, dict[str, tuple[kpis.Conversion, kpis.Conversion]]]:
+    """The same numbers aggregated by PostgreSQL: the medians and p75s (percentile_cont interpolates
+    linearly, as numpy does) without handing each cohort member over."""
+    inner, params = entries.values_list(
+        "stage", "entered_at", "next_reached_at", "customer_reached_at"
+    ).query.sql_with_params()
+    measures = []
+    for name in ("next", "customer"):
+        days, within = f"{name}_days", f"{name}_days <= {WITHIN_DAYS}"
+        measures += [
+            f"count({days})",
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {days})",
+            f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {days})",
+            f"count(*) FILTER (WHERE {within})",
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {days}) FILTER (WHERE {within})",
+            f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {days}) FILTER (WHERE {within})",
+        ]
+    sql = (
+        f"SELECT stage, count(*), {', '.join(measures)} FROM ("  # noqa: S608 - built from constants
+        " SELECT stage,"
+        " (EXTRACT(EPOCH FROM next_reached_at - entered_at) / 86400.0)::float8 AS next_days,"
+        " (EXTRACT(EPOCH FROM customer_reached_at - entered_at) / 86400.0)::float8 AS customer_days"
+        f" FROM ({inner}) AS cohort) AS durations GROUP BY stage"
+    )
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for stage, cohort, *values in cursor.fetchall():
+            found[stage] = {}
+            for index, name in enumerate(("next", "customer")):
+                reached, median, p75, reached_within, median_within, p75_within = values[index * 6 : index * 6 + 6]
+                found[stage][name] = (
+                    kpis.Conversion(cohort=cohort, reached=reached, median_days=median, p75_days=p75),
+                    kpis.Conversion(
+                        cohort=cohort, reached=reached_within, median_days=median_within, p75_days=p75_within
+                    ),
+                )
+    return found
+
+
 @without_jit
 def conversion_table(filters: ScorecardFilters, period: Period) -> list[ConversionRow]:
-    """Cohort conversion and velocity between each pair of consecutive main stages, and MQL → Customer."""
+    """Cohort conversion and velocity between each pair of consecutive main stages, and MQL → Customer.
+
+    Read from the stage-entry rollup: each person's first entry into a stage in the period, with when they
+    first reached the next main stage (or a later one) and Customer (or a later one) from there.
+    """
     stages = main_stages()
-    pairs = [(stages[index], stages[index + 1]) for index in range(len(stages) - 1)]
+    # The rollup keeps, per entry, the next main stage and Customer: the pairs this table shows.
+    pairs = [(stages[index], stages[index + 1], "next") for index in range(len(stages) - 1)]
     by_key = {stage.key: stage for stage in stages}
     if "mql" in by_key and "customer" in by_key:
-        pairs.append((by_key["mql"], by_key["customer"]))
-    cohorts = {}
-    for first, second in pairs:
-        arrays = cohort_rows(filters, first.key, second.key, period)
-        cohorts[(first.key, second.key)] = (
-            kpis.cohort_conversion(*arrays),
-            kpis.cohort_conversion(*arrays, within_days=30),
+        pairs.append((by_key["mql"], by_key["customer"], "customer"))
+    entries = _stage_entries(filters).filter(_first_entries(period.start_at(), period.end_at()))
+    if connection.vendor == "postgresql":
+        found = _conversions_in_postgresql(entries)
+    else:
+        found = _conversions_in_python(entries)
+    empty = kpis.cohort_conversion([], [], [])
+    rows = []
+    for first, second, kind in pairs:
+        conversion, within = found.get(first.key, {}).get(kind, (empty, empty))
+        rows.append(
+            ConversionRow(
+                from_stage=first.key,
+                to_stage=second.key,
+                label=f"{first.name} → {second.name}",
+                conversion=conversion,
+                within_30=within,
+                # A stage's cohort is everyone who entered it in the period: its size is the flow's count too.
+                entered_from=conversion.cohort,
+                entered_to=found.get(second.key, {}).get("next", (empty, empty))[0].cohort,
+            )
         )
-    # A stage's cohort is everyone who entered it in the period: its size is the flow's count too.
-    entries = {first: conversion.cohort for (first, _), (conversion, _) in cohorts.items()}
-    for stage in stages:
-        if stage.key not in entries:
-            entries[stage.key] = stage_entry_count(filters, stage.key, period)
-    return [
-        ConversionRow(
-            from_stage=first.key,
-            to_stage=second.key,
-            label=f"{first.name} → {second.name}",
-            conversion=cohorts[(first.key, second.key)][0],
-            within_30=cohorts[(first.key, second.key)][1],
-            entered_from=entries[first.key],
-            entered_to=entries[second.key],
-        )
-        for first, second in pairs
-    ]
+    return rows
 
 
 def _months_up_to(period: Period, months: int) -> list[Period]:
@@ -680,14 +754,24 @@ def cohort_table(filters: ScorecardFilters, period: Period, from_stage: str, mon
         return [], []
     stages = [stage for stage in stages if stage.position >= start_position]
     month_periods = _months_up_to(period, months)
-    person_ids, entered, positions = furthest_rows(
-        filters, from_stage, month_periods[0].start_at(), month_periods[-1].end_at()
+    # Each person once, in the month of their first entry within the whole range.
+    entries = _stage_entries(filters).filter(
+        Q(stage=from_stage) & _first_entries(month_periods[0].start_at(), month_periods[-1].end_at())
     )
-    person_ids, entered, positions = kpis.first_per_person(person_ids, entered, positions)
+    grouped = defaultdict(list)
+    for month, position, people in (
+        entries.annotate(month=TruncMonth("entered_at"))
+        .values("month", "furthest_position")
+        .annotate(people=Count("pk"))
+        .values_list("month", "furthest_position", "people")
+    ):
+        grouped[_as_date(month)].append((position, people))
+    positions = [stage.position for stage in stages]
     rows = []
     for month in month_periods:
-        inside = (entered >= month.start_at().timestamp()) & (entered < month.end_at().timestamp())
-        rows.append((month, kpis.funnel(positions[inside], [stage.position for stage in stages])))
+        found = grouped.get(month.start, [])
+        furthest = np.repeat([item[0] for item in found], [item[1] for item in found])
+        rows.append((month, kpis.funnel(furthest, positions)))
     return stages, rows
 
 
@@ -696,20 +780,19 @@ def trends(filters: ScorecardFilters, period: Period, months: int = 12) -> list[
     """Month by month up to the period's end: MQLs, SQLs, deals won, won revenue and win rate."""
     month_periods = _months_up_to(period, months)
     start_month, end_exclusive = month_periods[0].start, month_periods[-1].end
-    entries = StageChange.objects.filter(
-        to_stage_id__in=["mql", "sql"], at__gte=month_periods[0].start_at(), at__lt=month_periods[-1].end_at()
+    # People entering in a month, each once: their first entry of that month.
+    month = TruncMonth("entered_at")
+    entries = (
+        _stage_entries(filters)
+        .filter(stage__in=["mql", "sql"], entered_at__gte=month_periods[0].start_at())
+        .filter(entered_at__lt=month_periods[-1].end_at())
+        .annotate(month=month)
+        .filter(Q(previous_entry_at__isnull=True) | Q(previous_entry_at__lt=F("month")))
     )
-    if not filters.is_empty:
-        entries = entries.filter(_people_of_stage_changes(filters))
     counts = defaultdict(int)
-    grouped = (
-        entries.annotate(month=TruncMonth("at"))
-        .values("month", "to_stage_id")
-        .annotate(people=Count("person_id", distinct=True))
-        .values_list("month", "to_stage_id", "people")
-    )
-    for month, stage, count in grouped:
-        counts[(_as_date(month), stage)] = count
+    grouped = entries.values("month", "stage").annotate(people=Count("pk")).values_list("month", "stage", "people")
+    for entered_month, stage, count in grouped:
+        counts[(_as_date(entered_month), stage)] = count
     currency = reporting_currency()
     deals = (
         _opportunities(filters)

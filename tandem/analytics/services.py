@@ -305,3 +305,190 @@ def digests_send(*, today: dt.date | None = None, base_url: str = "") -> int:
         subscription.save(update_fields=["last_sent_on"])
         sent += 1
     return sent
+
+
+# ---------------------------------------------------------------- the stage-entry rollup
+
+STAGE_ENTRIES = "stage_entries"
+CUSTOMER_STAGE = "customer"
+# People refreshed per statement: well under SQLite's limit on query parameters.
+PEOPLE_PER_BATCH = 500
+# Stage changes re-read behind the last one counted by the periodic catch-up: a change whose
+# transaction committed after a later one was counted is picked up then.
+CATCH_UP_LOOKBACK = 2000
+_ENTRY_COLUMNS = (
+    "stage_change_id, person_id, stage, entered_at, previous_entry_at, furthest_position, next_reached_at,"
+    " customer_reached_at, owner_id, team_id, icp_tier, industry, region"
+)
+
+
+def _stage_entries_select(*, customer_position: int | None, person_ids: list[int] | None) -> tuple[str, list]:
+    """SELECT of the rollup rows of some people (all with None), in SQL both SQLite and PostgreSQL run.
+
+    Each entry into a main stage gets: the person's previous entry into that stage, the furthest main
+    stage entered at or after it, and when the person first entered the next main stage or a later one,
+    and Customer or a later one, at or after it (a skipped stage is reached by passing it); plus the
+    person's segment.
+    """
+    from tandem.crm.models import Account, LifecycleStage, Person, StageChange
+    from tandem.users.models import User
+
+    changes, stages = StageChange._meta.db_table, LifecycleStage._meta.db_table
+    people, accounts, users = Person._meta.db_table, Account._meta.db_table, User._meta.db_table
+    params: list = []
+    only = ""
+    if person_ids is not None:
+        only = f" AND sc.person_id IN ({', '.join(['%s'] * len(person_ids))})"
+        params += list(person_ids)
+    customer = "%s" if customer_position is not None else "NULL"
+    later = "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    sql = f"""
+        SELECT w.id, w.person_id, w.stage, w.at, w.previous_entry_at, w.furthest,
+            (SELECT min(x.at) FROM {changes} x JOIN {stages} xs ON xs.key = x.to_stage_id
+             WHERE x.person_id = w.person_id AND x.at >= w.at AND NOT xs.is_side_stage
+               AND xs.position > w.position),
+            w.customer_at, p.owner_id, u.team_id, a.icp_tier, COALESCE(a.industry, ''), COALESCE(a.region, '')
+        FROM (
+            SELECT m.*,
+                lag(m.at) OVER (PARTITION BY m.person_id, m.stage ORDER BY m.at, m.id) AS previous_entry_at,
+                max(m.position) OVER (PARTITION BY m.person_id ORDER BY m.at DESC {later}) AS furthest,
+                min(CASE WHEN m.position >= {customer} THEN m.at END)
+                    OVER (PARTITION BY m.person_id ORDER BY m.at DESC {later}) AS customer_at
+            FROM (
+                SELECT sc.id, sc.person_id, sc.to_stage_id AS stage, sc.at, ls.position
+                FROM {changes} sc JOIN {stages} ls ON ls.key = sc.to_stage_id
+                WHERE sc.person_id IS NOT NULL AND NOT ls.is_side_stage{only}
+            ) m
+        ) w
+        JOIN {people} p ON p.id = w.person_id
+        LEFT JOIN {users} u ON u.id = p.owner_id
+        LEFT JOIN {accounts} a ON a.id = p.account_id
+    """  # noqa: S608 - table names from the models, values as parameters
+    if customer_position is not None:
+        params = [customer_position, *params]
+    return sql, params
+
+
+def _stages_signature() -> tuple[str, int | None]:
+    from tandem.crm.models import LifecycleStage
+
+    stages = list(
+        LifecycleStage.objects.filter(is_side_stage=False).order_by("position").values_list("key", "position")
+    )
+    customer = next((position for key, position in stages if key == CUSTOMER_STAGE), None)
+    return ",".join(f"{key}:{position}" for key, position in stages)[:500], customer
+
+
+def stage_entries_refresh(*, person_ids) -> int:
+    """Rebuild the rollup rows of these people from their stage history (idempotent). Returns rows written."""
+    from django.db import connection
+
+    from tandem.analytics.models import StageEntry
+
+    person_ids = sorted({int(pk) for pk in person_ids if pk is not None})
+    _, customer = _stages_signature()
+    written = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for index in range(0, len(person_ids), PEOPLE_PER_BATCH):
+            batch = person_ids[index : index + PEOPLE_PER_BATCH]
+            StageEntry.objects.filter(person_id__in=batch).delete()
+            select, params = _stage_entries_select(customer_position=customer, person_ids=batch)
+            cursor.execute(f"INSERT INTO {StageEntry._meta.db_table} ({_ENTRY_COLUMNS}) {select}", params)  # noqa: S608
+            written += max(cursor.rowcount, 0)
+    return written
+
+
+def stage_entries_rebuild() -> int:
+    """Rebuild the whole rollup from the stage history in one statement; returns the rows written."""
+    from django.db import connection
+
+    from tandem.analytics.models import RollupState, StageEntry
+    from tandem.crm.models import StageChange
+
+    signature, customer = _stages_signature()
+    table = StageEntry._meta.db_table
+    # TRUNCATE is much faster than DELETE, but PostgreSQL refuses it inside a caller's transaction that
+    # still has foreign-key checks pending.
+    may_truncate = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        state, _ = RollupState.objects.select_for_update().get_or_create(name=STAGE_ENTRIES)
+        newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        if may_truncate:
+            cursor.execute(f"TRUNCATE {table}")
+        else:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - a model's table
+        select, params = _stage_entries_select(customer_position=customer, person_ids=None)
+        cursor.execute(f"INSERT INTO {table} ({_ENTRY_COLUMNS}) {select}", params)  # noqa: S608
+        written = max(cursor.rowcount, 0)
+        state.last_id, state.stages, state.updated_at = newest, signature, timezone.now()
+        state.save()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
+    return written
+
+
+def stage_entries_catch_up(*, lookback: int = 0) -> int:
+    """Count the stage changes recorded since the rollup last read them (and `lookback` ids before).
+
+    Only the people concerned are refreshed, so a new stage change shows in the analysis views on the
+    next request. A rollup never built, or built with other main stages, is rebuilt whole. A catch-up
+    already running elsewhere is not waited for. Returns the number of people refreshed (-1: rebuilt).
+    """
+    from tandem.analytics.models import RollupState
+    from tandem.crm.models import StageChange
+
+    newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    state = RollupState.objects.filter(name=STAGE_ENTRIES).first()
+    signature, _ = _stages_signature()
+    if state is None or state.stages != signature:
+        stage_entries_rebuild()
+        return -1
+    if newest <= state.last_id and not lookback:
+        return 0
+    with transaction.atomic():
+        state = RollupState.objects.select_for_update(skip_locked=True).filter(name=STAGE_ENTRIES).first()
+        if state is None:
+            return 0
+        start = max(0, state.last_id - lookback)
+        newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        person_ids = set(
+            StageChange.objects.filter(id__gt=start, id__lte=newest, person__isnull=False)
+            .values_list("person_id", flat=True)
+            .distinct()
+        )
+        stage_entries_refresh(person_ids=person_ids)
+        state.last_id, state.updated_at = max(newest, state.last_id), timezone.now()
+        state.save(update_fields=["last_id", "updated_at"])
+    return len(person_ids)
+
+
+def stage_entries_reconcile() -> int:
+    """Refresh the people whose rollup rows no longer carry their segment (owner, team, account's tier,
+    industry or region changed since). Returns the number of people refreshed."""
+    from django.db import connection
+
+    from tandem.analytics.models import StageEntry
+    from tandem.crm.models import Account, Person
+    from tandem.users.models import User
+
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    checks = [
+        ("e.owner_id", "p.owner_id"),
+        ("e.team_id", "u.team_id"),
+        ("e.icp_tier", "a.icp_tier"),
+        ("e.industry", "COALESCE(a.industry, '')"),
+        ("e.region", "COALESCE(a.region, '')"),
+    ]
+    condition = " OR ".join(f"{left} {differs} {right}" for left, right in checks)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT e.person_id FROM {StageEntry._meta.db_table} e"  # noqa: S608 - model tables
+            f" JOIN {Person._meta.db_table} p ON p.id = e.person_id"
+            f" LEFT JOIN {User._meta.db_table} u ON u.id = p.owner_id"
+            f" LEFT JOIN {Account._meta.db_table} a ON a.id = p.account_id"
+            f" WHERE {condition}"
+        )
+        person_ids = [row[0] for row in cursor.fetchall()]
+    stage_entries_refresh(person_ids=person_ids)
+    return len(person_ids)

@@ -16,3 +16,16 @@ def scorecard_snapshot_daily() -> int:
 def scorecard_digest_weekly() -> int:
     """Monday morning, email the scorecard digest to its subscribers."""
     return services.digests_send()
+
+
+@db_periodic_task(crontab(minute="*"))
+def stage_entries_catch_up() -> int:
+    """Every minute, count new stage changes into the analysis rollup (re-reading a few recent ones, in
+    case a transaction committed after a later change was counted)."""
+    return services.stage_entries_catch_up(lookback=services.CATCH_UP_LOOKBACK)
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def stage_entries_reconcile() -> int:
+    """Every quarter hour, carry owner, team and account segment changes into the analysis rollup."""
+    return services.stage_entries_reconcile()

@@ -196,7 +196,13 @@ def scorecard(request):
     return render(request, template, context)
 
 
+ROLLUP_PAGES = ("funnel", "conversion", "trends", "cohorts")
+
+
 def _analysis_data(page: str, filters, period: Period, request) -> dict:
+    if page in ROLLUP_PAGES:
+        # Stage changes recorded since the last look are counted before reading (usually none or a few).
+        services.stage_entries_catch_up()
     if page == "funnel":
         from_stage = request.GET.get("from", "") or "lead"
         rows = selectors.funnel(filters, period, from_stage)
