@@ -492,3 +492,115 @@ def stage_entries_reconcile() -> int:
         person_ids = [row[0] for row in cursor.fetchall()]
     stage_entries_refresh(person_ids=person_ids)
     return len(person_ids)
+
+
+# ---------------------------------------------------------------- pipeline history rebuilt
+
+
+def _pipeline_history_days(start: dt.date | None, until: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """The default range: from the first recorded opportunity stage change to the day before the first
+    snapshot taken on its day (or yesterday)."""
+    from tandem.crm.models import OpportunityStageChange
+
+    if start is None:
+        first = OpportunityStageChange.objects.order_by("at").values_list("at", flat=True).first()
+        if first is None:
+            return None
+        start = timezone.localdate(first)
+    if until is None:
+        first_taken = (
+            PipelineSnapshot.objects.filter(is_rebuilt=False).order_by("as_of").values_list("as_of", flat=True).first()
+        )
+        until = (first_taken or timezone.localdate()) - dt.timedelta(days=1)
+    return (start, until) if start <= until else None
+
+
+def pipeline_snapshots_rebuild(*, start: dt.date | None = None, until: dt.date | None = None) -> int:
+    """Derive the daily pipeline snapshots of past days from the opportunities' stage history.
+
+    The snapshot of day D is the open pipeline as the daily snapshot would have found it just after
+    midnight: each opportunity in the stage (and at the amount) of its last stage change before D,
+    weighted by that stage's probability and in its forecast category; the owner is today's. An
+    opportunity without any recorded stage change counts in its present stage from its creation while
+    it is open. Days whose snapshot was taken on the day are kept as they are; rebuilt days are written
+    again, so running it twice stores the same rows. Returns the number of days written.
+    """
+    from tandem.crm.models import Opportunity, OpportunityStage, OpportunityStageChange
+
+    days = _pipeline_history_days(start, until)
+    if days is None:
+        return 0
+    first_day, last_day = days
+    stages = {
+        key: (Decimal(probability), category, is_closed)
+        for key, probability, category, is_closed in OpportunityStage.objects.values_list(
+            "key", "probability", "forecast_category", "is_closed"
+        )
+    }
+    owners = dict(Opportunity.objects.values_list("id", "owner_id"))
+    boundary = timezone.make_aware(dt.datetime.combine(last_day, dt.time.min))
+    events = list(
+        OpportunityStageChange.objects.filter(at__lt=boundary)
+        .order_by("at", "id")
+        .values_list("at", "opportunity_id", "to_stage_id", "amount")
+    )
+    with_history = {event[1] for event in events}
+    events += [
+        (created_at, pk, stage, amount)
+        for pk, created_at, stage, amount in Opportunity.objects.filter(is_closed=False, created_at__lt=boundary)
+        .exclude(pk__in=with_history)
+        .values_list("id", "created_at", "stage_id", "amount")
+    ]
+    events.sort(key=lambda event: event[0])
+    taken = set(
+        PipelineSnapshot.objects.filter(is_rebuilt=False, as_of__gte=first_day, as_of__lte=last_day).values_list(
+            "as_of", flat=True
+        )
+    )
+    current: dict[int, tuple[str, Decimal]] = {}
+    totals: dict[tuple, list] = {}
+
+    def count(opportunity_id: int, sign: int) -> None:
+        stage, amount = current[opportunity_id]
+        probability, category, is_closed = stages.get(stage, (Decimal(0), "pipeline", True))
+        if is_closed:
+            return
+        key = (stage, category, owners.get(opportunity_id))
+        total = totals.setdefault(key, [0, Decimal(0), Decimal(0)])
+        total[0] += sign
+        total[1] += sign * amount
+        total[2] += sign * amount * probability / 100
+
+    snapshots = []
+    index, day = 0, first_day
+    while day <= last_day:
+        midnight = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+        while index < len(events) and events[index][0] < midnight:
+            _, opportunity_id, stage, amount = events[index]
+            if opportunity_id in current:
+                count(opportunity_id, -1)
+            current[opportunity_id] = (stage, Decimal(amount or 0))
+            count(opportunity_id, +1)
+            index += 1
+        if day not in taken:
+            snapshots += [
+                PipelineSnapshot(
+                    as_of=day,
+                    stage_id=stage,
+                    forecast_category=category,
+                    owner_id=owner_id,
+                    count=number,
+                    amount=amount,
+                    weighted_amount=weighted.quantize(Decimal("0.01")),
+                    is_rebuilt=True,
+                )
+                for (stage, category, owner_id), (number, amount, weighted) in sorted(
+                    totals.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] or 0)
+                )
+                if number
+            ]
+        day += dt.timedelta(days=1)
+    with transaction.atomic():
+        PipelineSnapshot.objects.filter(is_rebuilt=True, as_of__gte=first_day, as_of__lte=last_day).delete()
+        PipelineSnapshot.objects.bulk_create(snapshots, batch_size=2000)
+    return (last_day - first_day).days + 1 - len(taken)

@@ -1,7 +1,9 @@
 """Background work of the scorecard: thin entry points that call services."""
 
+import datetime as dt
+
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from tandem.analytics import services
 
@@ -29,3 +31,12 @@ def stage_entries_catch_up() -> int:
 def stage_entries_reconcile() -> int:
     """Every quarter hour, carry owner, team and account segment changes into the analysis rollup."""
     return services.stage_entries_reconcile()
+
+
+@db_task(retries=2, retry_delay=60)
+def pipeline_history_rebuild(start: str | None = None, until: str | None = None) -> int:
+    """Rebuild past daily pipeline snapshots from opportunity stage history (after an import, say)."""
+    return services.pipeline_snapshots_rebuild(
+        start=dt.date.fromisoformat(start) if start else None,
+        until=dt.date.fromisoformat(until) if until else None,
+    )
