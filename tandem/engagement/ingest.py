@@ -9,9 +9,10 @@ so it uses plain type tests and dictionary lookups, not a schema library.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
+
+import orjson
 
 from tandem.engagement.channels import CHANNELS, ChannelClassifier
 
@@ -212,7 +213,10 @@ def event_check(event, now: dt.datetime, limits: Limits) -> tuple:
     elif type(properties) is not dict:
         raise EventError("properties", "expected a JSON object.")
     else:
-        properties_text = json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
+        try:
+            properties_text = orjson.dumps(properties).decode()
+        except orjson.JSONEncodeError:
+            raise EventError("properties", "holds a number too large to store (over 64 bits).") from None
         if len(properties_text) > MAX_PROPERTIES_CHARS:
             raise EventError("properties", f"is larger than {MAX_PROPERTIES_CHARS} characters of JSON.")
         if "\\u0000" in properties_text:

@@ -1,8 +1,15 @@
 """The event collection endpoints: POST /api/v1/events and /api/v1/events/batch.
 
-They are answered by `EventIngestionMiddleware`, first in the middleware list, so an event costs
-no session, CSRF or URL resolution: check the key, read the body, check the events, store them,
-answer. Every error is JSON naming the field at fault, as in the rest of the API.
+They are answered before Django's request handling: `EventsApplication` wraps the WSGI
+application the server runs and takes these two paths straight from the WSGI environment, so an
+event costs no request object, session, CSRF or URL resolution: check the key, read the body,
+check the events, store them, answer. `EventIngestionMiddleware`, first in the middleware list,
+gives the same answers through Django (the test client, `runserver`). Every error is JSON naming
+the field at fault, as in the rest of the API.
+
+Single events sent through the WSGI application are stored by the process's `EventWriter`:
+concurrent requests share one transaction and one commit, and each is answered once that commit
+is done. Batches are stored by their own request, one transaction each.
 
 Keys: a public write key (may only send events; browsers may send from its allowed origins) or
 an API token, as `Authorization: Bearer <key>` or, for browsers, `?key=<write key>`. Each key has
@@ -13,21 +20,29 @@ so a revoked key stops working within 10 seconds everywhere.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import parse_qs
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError
-from django.http import HttpResponse, JsonResponse
+from django.db import IntegrityError, close_old_connections
+from django.http import HttpResponse
 
 from tandem.audit.actors import Actor, ActorType
-from tandem.engagement.ingest import Limits, events_check
+from tandem.engagement.group_commit import EventWriter
+from tandem.engagement.ingest import CheckedEvents, Limits, events_check
 from tandem.engagement.permissions import can_send_events
 from tandem.engagement.selectors import channel_classifier
-from tandem.engagement.services import events_store
+from tandem.engagement.services import StoreResult, events_store
 from tandem.integrations.models import ApiToken
 from tandem.integrations.services import token_authenticate, token_rate_check
+
+logger = logging.getLogger(__name__)
 
 KEY_CACHE_SECONDS = 10
 ALLOWED_METHODS = "POST, OPTIONS"
@@ -37,18 +52,43 @@ _keys: dict[str, tuple[ApiToken, float]] = {}
 _origins: tuple[frozenset[str], float] = (frozenset(), -1e9)
 
 
-def _json(status: int, payload, origin: str | None = None, **headers) -> HttpResponse:
-    response = JsonResponse(payload, status=status, safe=False)
-    response["Content-Length"] = str(len(response.content))  # keep-alive clients need it
+@dataclass
+class EventRequest:
+    """What the endpoints read of a request, from Django's request or straight from WSGI."""
+
+    method: str
+    path: str
+    authorization: str
+    origin: str | None
+    query: str  # the raw query string
+    content_length: str
+    read_body: Callable[[int], bytes]  # reads the body, refusing more than the limit
+
+    def key(self) -> str:
+        if "key=" not in self.query:
+            return ""
+        return parse_qs(self.query).get("key", [""])[-1].strip()
+
+
+@dataclass
+class Answer:
+    """A response: status, JSON body and headers (Content-Type and Content-Length included)."""
+
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _json(status: int, payload, origin: str | None = None, **headers) -> Answer:
+    body = orjson.dumps(payload)
+    answer = Answer(status, body, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     if origin:
-        response["Access-Control-Allow-Origin"] = origin
-        response["Vary"] = "Origin"
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
+        answer.headers += [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+    answer.headers += [(name.replace("_", "-"), value) for name, value in headers.items()]
+    return answer
 
 
-def _error(status: int, detail, origin: str | None = None, **headers) -> HttpResponse:
+def _error(status: int, detail, origin: str | None = None, **headers) -> Answer:
     return _json(status, {"detail": detail}, origin, **headers)
 
 
@@ -74,11 +114,11 @@ def _token(secret: str) -> ApiToken | None:
     return token
 
 
-def _secret(request) -> str:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+def _secret(request: EventRequest) -> str:
+    header = request.authorization
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return request.GET.get("key", "").strip()
+    return request.key()
 
 
 def _origin_allowed_anywhere(origin: str) -> bool:
@@ -93,10 +133,10 @@ def _origin_allowed_anywhere(origin: str) -> bool:
     return origin.rstrip("/").lower() in origins
 
 
-def preflight(request) -> HttpResponse:
+def preflight(request: EventRequest) -> Answer:
     """Answer a browser's CORS preflight: which origins, methods and headers may send events."""
-    origin = request.META.get("HTTP_ORIGIN", "")
-    secret = request.GET.get("key", "").strip()
+    origin = request.origin or ""
+    secret = request.key()
     token = _token(secret) if secret else None
     allowed = (
         token.origins.__contains__(origin.rstrip("/").lower())
@@ -105,19 +145,23 @@ def preflight(request) -> HttpResponse:
     )
     if not origin or not allowed:
         return _error(403, f"The origin '{origin[:200]}' may not send events; add it to a write key's allowed origins.")
-    response = HttpResponse(status=204)
-    response["Content-Length"] = "0"
-    response["Access-Control-Allow-Origin"] = origin
-    response["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-    response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-    response["Access-Control-Max-Age"] = "86400"
-    response["Vary"] = "Origin"
-    return response
+    return Answer(
+        204,
+        b"",
+        [
+            ("Content-Length", "0"),
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Methods", ALLOWED_METHODS),
+            ("Access-Control-Allow-Headers", ALLOWED_HEADERS),
+            ("Access-Control-Max-Age", "86400"),
+            ("Vary", "Origin"),
+        ],
+    )
 
 
-def _authorise(request) -> tuple[ApiToken | None, str | None, HttpResponse | None]:
+def _authorise(request: EventRequest) -> tuple[ApiToken | None, str | None, Answer | None]:
     """The key sending the request and the origin to answer, or the error response."""
-    origin = request.META.get("HTTP_ORIGIN") or None
+    origin = request.origin or None
     secret = _secret(request)
     if not secret:
         return (
@@ -158,29 +202,26 @@ def _authorise(request) -> tuple[ApiToken | None, str | None, HttpResponse | Non
     return token, origin, None
 
 
-def _body(request, origin, limit: int):
-    length = request.META.get("CONTENT_LENGTH") or "0"
+class _Refused(Exception):
+    def __init__(self, answer: Answer):
+        self.answer = answer
+
+
+def _body(request: EventRequest, origin, limit: int):
+    length = request.content_length or "0"
+    too_big = f"The request body is larger than the limit of {limit} bytes ({limit // 1024} KB)."
     if length.isdigit() and int(length) > limit:
-        raise _Refused(
-            _error(413, f"The request body is larger than the limit of {limit} bytes ({limit // 1024} KB).", origin)
-        )
+        raise _Refused(_error(413, too_big, origin))
     try:
-        raw = request.body
+        raw = request.read_body(limit)
     except RequestDataTooBig:
         raise _Refused(_error(413, f"The request body is larger than the limit of {limit} bytes.", origin)) from None
     if len(raw) > limit:
-        raise _Refused(
-            _error(413, f"The request body is larger than the limit of {limit} bytes ({limit // 1024} KB).", origin)
-        )
+        raise _Refused(_error(413, too_big, origin))
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as error:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
         raise _Refused(_error(422, [{"field": "body", "message": f"Malformed JSON: {error}."}], origin)) from None
-
-
-class _Refused(Exception):
-    def __init__(self, response):
-        self.response = response
 
 
 def _actor(token: ApiToken) -> Actor:
@@ -188,7 +229,10 @@ def _actor(token: ApiToken) -> Actor:
     return Actor(type=ActorType.API, user=token.user, label=label[:190])
 
 
-def event_single(request) -> HttpResponse:
+Store = Callable[[list, ApiToken], StoreResult]
+
+
+def event_single(request: EventRequest, store: Store | None = None) -> Answer:
     """POST /api/v1/events: one event; 201 when stored, 200 when its client event id was stored before."""
     token, origin, refused = _authorise(request)
     if refused:
@@ -196,15 +240,15 @@ def event_single(request) -> HttpResponse:
     try:
         event = _body(request, origin, settings.TANDEM_EVENTS_MAX_BATCH_BYTES)
     except _Refused as refusal:
-        return refusal.response
-    result = _check_and_store([event], token)
+        return refusal.answer
+    result = (store or _check_and_store)([event], token)
     if result.rejected:
         rejection = result.rejected[0]
         return _error(422, [{"field": rejection.field, "message": rejection.reason}], origin)
     return _json(201 if result.stored else 200, {"stored": result.stored, "duplicates": result.duplicates}, origin)
 
 
-def event_batch(request) -> HttpResponse:
+def event_batch(request: EventRequest, store: Store | None = None) -> Answer:
     """POST /api/v1/events/batch: {"events": [...]}, up to 1,000 events and 1 MB.
 
     200 lists how many were stored, how many were duplicates and every rejected event (index,
@@ -216,7 +260,7 @@ def event_batch(request) -> HttpResponse:
     try:
         body = _body(request, origin, settings.TANDEM_EVENTS_MAX_BATCH_BYTES)
     except _Refused as refusal:
-        return refusal.response
+        return refusal.answer
     events = body.get("events") if type(body) is dict else None
     if type(events) is not list:
         return _error(422, [{"field": "events", "message": 'The body must be {"events": [ ... ]}.'}], origin)
@@ -234,18 +278,39 @@ def event_batch(request) -> HttpResponse:
     return _json(status, result.as_dict(), origin)
 
 
-def _check_and_store(events: list, token: ApiToken):
+def _check(events: list) -> tuple[CheckedEvents, str]:
+    """The events checked against the contract's channel rules in force, and its default channel."""
+    classifier = channel_classifier()
+    checked = events_check(events, now=dt.datetime.now(dt.UTC), limits=_limits(), classifier=classifier)
+    return checked, classifier.rules.default
+
+
+def _check_and_store(events: list, token: ApiToken) -> StoreResult:
     """Check and store a batch; once more if a concurrent batch created the same new person first."""
     for attempt in range(2):
-        classifier = channel_classifier()
-        checked = events_check(events, now=dt.datetime.now(dt.UTC), limits=_limits(), classifier=classifier)
+        checked, default_channel = _check(events)
         try:
-            return events_store(checked=checked, by=_actor(token), default_channel=classifier.rules.default)
+            return events_store(checked=checked, by=_actor(token), default_channel=default_channel)
         except IntegrityError:
             if attempt:
                 raise
     raise AssertionError("unreachable")
 
+
+def _store_with_others(events: list, token: ApiToken) -> StoreResult:
+    """Check here, store in the process's shared commit with the other requests of the moment."""
+    checked, default_channel = _check(events)
+    if not len(checked):
+        return events_store(checked=checked, by=_actor(token), default_channel=default_channel)
+    return writer.store(
+        checked=checked,
+        key=(token.pk, default_channel),
+        store=lambda shared: events_store(checked=shared, by=_actor(token), default_channel=default_channel),
+        alone=lambda: _check_and_store(events, token),
+    )
+
+
+writer = EventWriter()
 
 ROUTES = {
     "/api/v1/events": event_single,
@@ -255,6 +320,22 @@ ROUTES = {
 }
 
 
+def respond(request: EventRequest, *, share_commits: bool = False) -> Answer | None:
+    """The answer to a request for one of the event paths; None for any other path."""
+    view = ROUTES.get(request.path)
+    if view is None:
+        return None
+    if request.method == "OPTIONS":
+        return preflight(request)
+    if request.method != "POST":
+        answer = _error(405, f"{request.method} is not allowed here; send events with POST.")
+        answer.headers.append(("Allow", ALLOWED_METHODS))
+        return answer
+    if share_commits and view is event_single:
+        return event_single(request, _store_with_others)
+    return view(request)
+
+
 class EventIngestionMiddleware:
     """Answers the event endpoints before the rest of the middleware runs (no session, no CSRF: keys only)."""
 
@@ -262,13 +343,64 @@ class EventIngestionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        view = ROUTES.get(request.path_info)
-        if view is None:
+        if request.path_info not in ROUTES:
             return self.get_response(request)
-        if request.method == "OPTIONS":
-            return preflight(request)
-        if request.method != "POST":
-            response = _error(405, f"{request.method} is not allowed here; send events with POST.")
-            response["Allow"] = ALLOWED_METHODS
-            return response
-        return view(request)
+        meta = request.META
+        answer = respond(
+            EventRequest(
+                method=request.method,
+                path=request.path_info,
+                authorization=meta.get("HTTP_AUTHORIZATION", ""),
+                origin=meta.get("HTTP_ORIGIN"),
+                query=meta.get("QUERY_STRING", ""),
+                content_length=meta.get("CONTENT_LENGTH") or "",
+                read_body=lambda limit: request.body,
+            )
+        )
+        response = HttpResponse(answer.body, status=answer.status)
+        for name, value in answer.headers:
+            response[name] = value
+        return response
+
+
+def _wsgi_reader(environ) -> Callable[[int], bytes]:
+    def read(limit: int) -> bytes:
+        stream = environ["wsgi.input"]
+        length = environ.get("CONTENT_LENGTH") or ""
+        return stream.read(int(length)) if length.isdigit() else stream.read(limit + 1)
+
+    return read
+
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+class EventsApplication:
+    """The WSGI application: the event paths answered here, every other request passed to Django."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path not in ROUTES:
+            return self.application(environ, start_response)
+        request = EventRequest(
+            method=environ["REQUEST_METHOD"],
+            path=path,
+            authorization=environ.get("HTTP_AUTHORIZATION", ""),
+            origin=environ.get("HTTP_ORIGIN"),
+            query=environ.get("QUERY_STRING", ""),
+            content_length=environ.get("CONTENT_LENGTH") or "",
+            read_body=_wsgi_reader(environ),
+        )
+        try:
+            answer = respond(request, share_commits=True)
+        except Exception:
+            logger.exception("Storing events failed")
+            answer = _error(500, "The events could not be stored; nothing was acknowledged, so send them again.")
+        finally:
+            # What Django does at the end of each request: drop a connection that broke or aged out.
+            close_old_connections()
+        start_response(_STATUS_LINES[answer.status], answer.headers)
+        return [answer.body]

@@ -1,0 +1,169 @@
+"""Single events of concurrent requests stored in one shared commit, and the WSGI entry that uses it."""
+
+import datetime as dt
+import io
+import json
+import threading
+
+import pytest
+from django.db import IntegrityError
+
+from tandem.audit.actors import Actor
+from tandem.crm.tests.factories import make_person
+from tandem.engagement.group_commit import EventWriter, _Pending, write_group
+from tandem.engagement.ingest import Limits, events_check
+from tandem.engagement.ingestion_views import EventsApplication
+from tandem.engagement.models import Touchpoint, TouchpointKey
+from tandem.engagement.selectors import channel_classifier
+from tandem.engagement.services import events_store
+from tandem.integrations.services import token_create
+
+SYSTEM = Actor.system("test")
+
+
+def _event(client_event_id=None, **fields):
+    event = {"type": "page_view", "anonymous_id": "visitor-1", "occurred_at": dt.datetime.now(dt.UTC).isoformat()}
+    if client_event_id is not None:
+        event["client_event_id"] = client_event_id
+    return {**event, **fields}
+
+
+def _pending(*events, key="website"):
+    checked = events_check(list(events), now=dt.datetime.now(dt.UTC), limits=Limits(), classifier=channel_classifier())
+    return _Pending(
+        checked=checked,
+        key=key,
+        store=lambda shared: events_store(checked=shared, by=SYSTEM),
+        alone=lambda: events_store(
+            checked=events_check(
+                list(events), now=dt.datetime.now(dt.UTC), limits=Limits(), classifier=channel_classifier()
+            ),
+            by=SYSTEM,
+        ),
+    )
+
+
+def _answer(pending):
+    return (pending.result.stored, pending.result.duplicates, [r.as_dict() for r in pending.result.rejected])
+
+
+@pytest.mark.django_db
+def test_each_request_of_a_shared_commit_gets_its_own_answer():
+    _store_first = events_store(
+        checked=events_check([_event("old")], now=dt.datetime.now(dt.UTC), limits=Limits()), by=SYSTEM
+    )
+    person = make_person(email="ann@acme.test")
+    first = _pending(_event("a"))
+    same_id = _pending(_event("a", url="https://www.acme.test/other"))
+    resent = _pending(_event("old"))
+    unknown_person = _pending(_event("p", person_id=person.pk + 1000))
+    two_events = _pending(_event("b"), _event(None, person_id=person.pk, anonymous_id="visitor-2"))
+    other_key = _pending(_event("c"), key="warehouse")
+    group = [first, same_id, resent, unknown_person, two_events, other_key]
+
+    write_group(group)
+
+    assert [_answer(pending) for pending in group] == [
+        (1, 0, []),
+        (0, 1, []),
+        (0, 1, []),
+        (0, 0, [{"index": 0, "field": "person_id", "reason": f"there is no person with id {person.pk + 1000}.",
+                 "client_event_id": "p"}]),
+        (2, 0, []),
+        (1, 0, []),
+    ]  # fmt: skip
+    assert sorted(TouchpointKey.objects.values_list("client_event_id", flat=True)) == ["a", "b", "c", "old"]
+    assert Touchpoint.objects.get(client_event_id="a").url == ""
+    assert Touchpoint.objects.filter(person=person).count() == 1
+    assert Touchpoint.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_a_failed_shared_commit_stores_each_request_on_its_own():
+    good = _pending(_event("g"))
+    broken = _pending(_event("x"))
+    calls = []
+
+    def fails(shared):
+        calls.append(len(shared))
+        raise IntegrityError("a person created meanwhile")
+
+    broken.store = fails
+    good.store = fails  # the shared call goes through the first request's store
+
+    write_group([good, broken])
+
+    assert calls == [2]
+    assert _answer(good) == (1, 0, [])
+    assert _answer(broken) == (1, 0, [])
+    assert sorted(Touchpoint.objects.values_list("client_event_id", flat=True)) == ["g", "x"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_thread_answers_concurrent_requests_once_committed():
+    writer = EventWriter()
+    answers = {}
+
+    def send(number):
+        pending = _pending(_event(f"t{number % 5}"))
+        result = writer.store(checked=pending.checked, key="website", store=pending.store, alone=pending.alone)
+        answers[number] = (result.stored, result.duplicates)
+
+    threads = [threading.Thread(target=send, args=(number,)) for number in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(answers) == list(range(10))
+    assert sorted(answers.values()) == [(0, 1)] * 5 + [(1, 0)] * 5
+    assert Touchpoint.objects.count() == 5
+
+
+def _call(application, method, path, body=b"", **headers):
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        **{f"HTTP_{name.upper()}": value for name, value in headers.items()},
+    }
+    started = {}
+
+    def start_response(status, headers):
+        started["status"], started["headers"] = status, dict(headers)
+
+    answer = b"".join(application(environ, start_response))
+    return started["status"], started["headers"], answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_wsgi_entry_answers_the_event_paths_and_passes_the_rest_to_django(cast):
+    secret = token_create(by=cast.revops, user=cast.revops, name="Website", is_write_key=True).secret
+
+    def django(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"django"]
+
+    application = EventsApplication(django)
+    body = json.dumps(_event("w-1")).encode()
+    status, headers, answer = _call(application, "POST", "/api/v1/events", body, authorization=f"Bearer {secret}")
+    assert (status, json.loads(answer)) == ("201 Created", {"stored": 1, "duplicates": 0})
+    assert headers["Content-Length"] == str(len(answer))
+    status, _, answer = _call(application, "POST", "/api/v1/events", body, authorization=f"Bearer {secret}")
+    assert (status, json.loads(answer)) == ("200 OK", {"stored": 0, "duplicates": 1})
+    batch = json.dumps({"events": [_event("w-2"), {"type": "nope", "anonymous_id": "v"}]}).encode()
+    status, _, answer = _call(application, "POST", "/api/v1/events/batch", batch, authorization=f"Bearer {secret}")
+    assert status == "200 OK"
+    assert json.loads(answer)["stored"] == 1
+    assert json.loads(answer)["rejected"][0]["field"] == "type"
+    status, _, answer = _call(application, "POST", "/api/v1/events", b"{", authorization=f"Bearer {secret}")
+    assert status == "422 Unprocessable Entity"
+    assert json.loads(answer)["detail"][0]["field"] == "body"
+    status, _, _ = _call(application, "POST", "/api/v1/events", body, authorization="Bearer wrong")
+    assert status == "401 Unauthorized"
+    status, headers, _ = _call(application, "GET", "/api/v1/events")
+    assert (status, headers["Allow"]) == ("405 Method Not Allowed", "POST, OPTIONS")
+    assert _call(application, "GET", "/people/") == ("200 OK", {"Content-Type": "text/plain"}, b"django")
+    assert sorted(Touchpoint.objects.values_list("client_event_id", flat=True)) == ["w-1", "w-2"]
