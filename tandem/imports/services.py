@@ -119,6 +119,12 @@ def compile_plan(mapping: Mapping, source) -> Plan:
     return build_plan(mapping, source.info.header, _sample(source), load_choice_lists())
 
 
+# Distinct texts remembered per column; a column with fewer repeats than this stops remembering.
+CELL_CACHE_SIZE = 4096
+_UNREAD = object()
+_BLANK = object()
+
+
 class RowReader:
     """Turns records into ParsedRows under a plan: the hot loop of every import."""
 
@@ -126,15 +132,19 @@ class RowReader:
         self.plan = plan
         blank = {value.strip().casefold() for value in plan.mapping.blank_values}
         self.blank = blank
+        known_fields = FIELDS_BY_NAME[plan.kind]
         self.columns = [
-            (
+            [
                 column.index,
                 column.header,
                 column.field[len(CUSTOM_PREFIX) :] if column.field.startswith(CUSTOM_PREFIX) else None,
                 column.field,
                 column.reader,
                 column.value_map,
-            )
+                # JSON values are dicts a row may change: read afresh every time.
+                None if getattr(known_fields.get(column.field), "type", "") == "json" else {},
+                0,  # cache hits, to give up on a column whose values rarely repeat
+            ]
             for column in plan.columns
         ]
         self.header_keys = [name.strip().casefold() for name in plan.header]
@@ -154,36 +164,56 @@ class RowReader:
         self.fill(record.values, row.values, row.custom, row.errors)
         return row
 
+    def _read_cell(self, text: str, reader, value_map):
+        """One non-empty cell as its value, `_BLANK` when it counts as empty, or the CellError saying why not."""
+        if text[0] == "'":
+            text = unquote_formula(text)
+        if text[0] in " \t" or text[-1] in " \t":
+            text = text.strip()
+            if not text:
+                return _BLANK
+        if self.blank and text.casefold() in self.blank:
+            return _BLANK
+        if value_map:
+            mapped = value_map.get(text)
+            if mapped is not None:
+                if mapped == "":
+                    return _BLANK
+                text = mapped
+        try:
+            return reader(text)
+        except CellError as error:
+            return error
+
     def fill(self, cells: list[str], values: dict, custom: dict, errors: list) -> None:
         """Read one record's cells into values by field, custom fields, and (column, problem) errors."""
-        blank = self.blank
-        for index, header, custom_key, target, reader, value_map in self.columns:
-            text = cells[index]
+        for column in self.columns:
+            text = cells[column[0]]
             if not text:
                 continue
-            if text[0] == "'":
-                text = unquote_formula(text)
-            if text[0] in " \t" or text[-1] in " \t":
-                text = text.strip()
-                if not text:
-                    continue
-            if blank and text.casefold() in blank:
-                continue
-            if value_map:
-                mapped = value_map.get(text)
-                if mapped is not None:
-                    if mapped == "":
-                        continue
-                    text = mapped
-            try:
-                value = reader(text)
-            except CellError as error:
-                errors.append((header, str(error)))
-                continue
-            if custom_key is not None:
-                custom[custom_key] = value
+            cache = column[6]
+            if cache is None:
+                outcome = self._read_cell(text, column[4], column[5])
             else:
-                values[target] = value
+                # A column's reading is a function of the cell's text alone, and most columns repeat
+                # few values (stages, sources, names, dates): each distinct text is read once.
+                outcome = cache.get(text, _UNREAD)
+                if outcome is _UNREAD:
+                    outcome = self._read_cell(text, column[4], column[5])
+                    if len(cache) < CELL_CACHE_SIZE:
+                        cache[text] = outcome
+                    elif column[7] < CELL_CACHE_SIZE:
+                        column[6] = None  # mostly distinct values: caching them only costs
+                else:
+                    column[7] += 1
+            if outcome is _BLANK:
+                continue
+            if isinstance(outcome, CellError):
+                errors.append((column[1], str(outcome)))
+            elif column[2] is not None:
+                custom[column[2]] = outcome
+            else:
+                values[column[3]] = outcome
         if self.templates:
             by_header = dict(zip(self.header_keys, cells, strict=False))
             for target, template in self.templates:
