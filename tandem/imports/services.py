@@ -119,7 +119,7 @@ def compile_plan(mapping: Mapping, source) -> Plan:
     return build_plan(mapping, source.info.header, _sample(source), load_choice_lists())
 
 
-# Distinct texts remembered per column; a column with fewer repeats than this stops remembering.
+# Distinct texts remembered per column (a column of mostly distinct values reads the others afresh).
 CELL_CACHE_SIZE = 4096
 _UNREAD = object()
 _BLANK = object()
@@ -134,7 +134,7 @@ class RowReader:
         self.blank = blank
         known_fields = FIELDS_BY_NAME[plan.kind]
         self.columns = [
-            [
+            (
                 column.index,
                 column.header,
                 column.field[len(CUSTOM_PREFIX) :] if column.field.startswith(CUSTOM_PREFIX) else None,
@@ -143,8 +143,7 @@ class RowReader:
                 column.value_map,
                 # JSON values are dicts a row may change: read afresh every time.
                 None if getattr(known_fields.get(column.field), "type", "") == "json" else {},
-                0,  # cache hits, to give up on a column whose values rarely repeat
-            ]
+            )
             for column in plan.columns
         ]
         self.header_keys = [name.strip().casefold() for name in plan.header]
@@ -187,33 +186,29 @@ class RowReader:
 
     def fill(self, cells: list[str], values: dict, custom: dict, errors: list) -> None:
         """Read one record's cells into values by field, custom fields, and (column, problem) errors."""
-        for column in self.columns:
-            text = cells[column[0]]
+        read_cell = self._read_cell
+        for index, header, custom_key, target, reader, value_map, cache in self.columns:
+            text = cells[index]
             if not text:
                 continue
-            cache = column[6]
             if cache is None:
-                outcome = self._read_cell(text, column[4], column[5])
+                outcome = read_cell(text, reader, value_map)
             else:
                 # A column's reading is a function of the cell's text alone, and most columns repeat
                 # few values (stages, sources, names, dates): each distinct text is read once.
                 outcome = cache.get(text, _UNREAD)
                 if outcome is _UNREAD:
-                    outcome = self._read_cell(text, column[4], column[5])
+                    outcome = read_cell(text, reader, value_map)
                     if len(cache) < CELL_CACHE_SIZE:
                         cache[text] = outcome
-                    elif column[7] < CELL_CACHE_SIZE:
-                        column[6] = None  # mostly distinct values: caching them only costs
-                else:
-                    column[7] += 1
             if outcome is _BLANK:
                 continue
             if isinstance(outcome, CellError):
-                errors.append((column[1], str(outcome)))
-            elif column[2] is not None:
-                custom[column[2]] = outcome
+                errors.append((header, str(outcome)))
+            elif custom_key is not None:
+                custom[custom_key] = outcome
             else:
-                values[column[3]] = outcome
+                values[target] = outcome
         if self.templates:
             by_header = dict(zip(self.header_keys, cells, strict=False))
             for target, template in self.templates:

@@ -176,6 +176,32 @@ def test_invalid_rows_are_reported_with_line_values_and_reasons_and_the_rest_imp
     assert Person.objects.count() == 1
 
 
+def test_a_value_repeated_in_a_column_is_read_the_same_on_every_row(cast, tmp_path, monkeypatch):
+    # Each column remembers the outcome of a text it has read (value, blank or error); past the
+    # limit it reads the rest afresh. Both ways give every row the same reading.
+    monkeypatch.setattr("tandem.imports.services.CELL_CACHE_SIZE", 2)
+    rows = [["Email", "First Name", "Create Date", "Lifecycle Stage", "custom.segment"]]
+    for number in range(6):
+        date = "someday" if number % 3 == 1 else "2024-01-05"
+        rows.append([f"p{number}@acme.com", " Ann ", date, ["lead", "Marketing Qualified Lead"][number % 2], "SMB"])
+    run = run_import(cast, "people", csv_file(tmp_path, rows))
+    assert (run.created_count, run.rejected_count) == (4, 2)
+    with open(run.error_file, newline="", encoding="utf-8") as handle:
+        report = list(csv.reader(handle))[1:]
+    assert [line for line, *_ in report] == ["3", "6"]
+    assert {problem for _, problem, *_ in report} == {
+        "Create Date: 'someday' is not a date in the format YYYY-MM-DD",
+    }
+    people = Person.objects.order_by("email")
+    assert [(p.email, p.first_name, p.lifecycle_stage_id, p.custom_fields) for p in people] == [
+        ("p0@acme.com", "Ann", "lead", {"segment": "SMB"}),
+        ("p2@acme.com", "Ann", "lead", {"segment": "SMB"}),
+        ("p3@acme.com", "Ann", "mql", {"segment": "SMB"}),
+        ("p5@acme.com", "Ann", "mql", {"segment": "SMB"}),
+    ]
+    assert {p.created_at.isoformat() for p in people} == {"2024-01-05T00:00:00+00:00"}
+
+
 def test_a_corrected_error_report_imports_as_is(cast, tmp_path):
     rows = [["Email", "First Name"], ["ann@acme.com", "Ann"], ["bo@@acme.com", "Bo"]]
     run = run_import(cast, "people", csv_file(tmp_path, rows))
