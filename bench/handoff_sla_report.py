@@ -55,9 +55,9 @@ def ensure_database(database_url: str) -> None:
 
 GENERATE_PEOPLE = """
 INSERT INTO crm_person (email, first_name, last_name, title, phone, lifecycle_stage_id, source, utm_source,
-    utm_medium, utm_campaign, utm_term, utm_content, fit_score, engagement_score, buying_role, consent_email,
+    utm_medium, utm_campaign, utm_term, utm_content, buying_role, consent_email,
     consent_tracking, custom_fields, stage_entered_at, last_activity_at, created_at, updated_at)
-SELECT 'person' || g || '@bench.example', '', '', '', '', 'sal', '', '', '', '', '', '', 0, 0, '', false, false,
+SELECT 'person' || g || '@bench.example', '', '', '', '', 'sal', '', '', '', '', '', '', '', false, false,
     '{}', %(as_of)s, %(as_of)s, %(as_of)s, %(as_of)s
 FROM generate_series(1, %(people)s) g
 """

@@ -205,8 +205,6 @@ def generate(sizes: dict) -> float:
                 "lifecycle_stage_id": f"(ARRAY{[path[-1] for path in PATHS]!r})[1 + g % {len(PATHS)}]",
                 "owner_id": "CASE WHEN g % 5 = 0 THEN NULL"
                 " ELSE (%(users)s::bigint[])[1 + (g / 5) % %(user_count)s] END",
-                "fit_score": "g % 100",
-                "engagement_score": "(g * 31) % 100",
                 "custom_fields": "'{}'::jsonb",
                 # Created over the three years up to 100 days ago, so that every path has happened.
                 "created_at": f"{start} + ((g * 104729) % (995 * 1440)) * interval '1 minute'",
@@ -216,6 +214,12 @@ def generate(sizes: dict) -> float:
             },
             "FROM generate_series(1::bigint, %(people)s::bigint) AS g",
             params,
+        )
+        # Scores live in their own narrow table (tandem.scoring.models.PersonScore), one row per person.
+        cursor.execute(
+            "INSERT INTO scoring_personscore (person_id, fit_score, engagement_score) "
+            "SELECT p.id, (p.id - f.first + 1) % 100, ((p.id - f.first + 1) * 31) % 100 "
+            "FROM crm_person p, (SELECT min(id) AS first FROM crm_person) f"
         )
         print("  stage changes ...", flush=True)
         paths = "ARRAY[" + ", ".join("ARRAY" + repr(path) for path in PATHS) + "]"

@@ -84,9 +84,9 @@ def ensure_database(database_url: str) -> None:
 
 GENERATE_PEOPLE = """
 INSERT INTO crm_person (email, first_name, last_name, title, phone, lifecycle_stage_id, source, utm_source,
-    utm_medium, utm_campaign, utm_term, utm_content, fit_score, engagement_score, buying_role, consent_email,
+    utm_medium, utm_campaign, utm_term, utm_content, buying_role, consent_email,
     consent_tracking, custom_fields, stage_entered_at, last_activity_at, created_at, updated_at)
-SELECT 'person' || g || '@bench.example', '', '', '', '', 'lead', '', '', '', '', '', '', 0, 0, '', false, false,
+SELECT 'person' || g || '@bench.example', '', '', '', '', 'lead', '', '', '', '', '', '', '', false, false,
     '{}', %(as_of)s, %(as_of)s, %(as_of)s, %(as_of)s
 FROM generate_series(1, %(people)s) g
 """
@@ -130,10 +130,12 @@ def ensure_dataset(sizes: dict) -> dict:
     print(f"Generating {sizes['people']:,} people and {sizes['touchpoints']:,} touchpoints ...")
     started = time.monotonic()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE crm_person, engagement_touchpoint, campaigns_campaign CASCADE"
-        )
+        cursor.execute("TRUNCATE crm_person, engagement_touchpoint, campaigns_campaign, scoring_personscore CASCADE")
         cursor.execute(GENERATE_PEOPLE, {"people": sizes["people"], "as_of": AS_OF})
+        # Every person has a row of scores, as people created through the application do.
+        cursor.execute(
+            "INSERT INTO scoring_personscore (person_id, fit_score, engagement_score) SELECT id, 0, 0 FROM crm_person"
+        )
     now = AS_OF
     campaigns = [
         Campaign.objects.create(name=name, channel="webinar", created_at=now, updated_at=now).pk
@@ -152,6 +154,7 @@ def ensure_dataset(sizes: dict) -> dict:
             },
         )
         cursor.execute("ANALYZE crm_person")
+        cursor.execute("ANALYZE scoring_personscore")
         cursor.execute("ANALYZE engagement_touchpoint")
     seconds = round(time.monotonic() - started, 1)
     print(f"Generated in {seconds} s.")

@@ -133,8 +133,8 @@ def _candidates(rule: MqlRule, *, as_of: dt.datetime) -> Iterator[list[int]]:
     lowest = rule.lowest
     queryset = Person.objects.filter(
         lifecycle_stage_id__in=rule.from_stages,
-        fit_score__gte=lowest.fit_score_at_least,
-        engagement_score__gte=lowest.engagement_score_at_least,
+        scores__fit_score__gte=lowest.fit_score_at_least,
+        scores__engagement_score__gte=lowest.engagement_score_at_least,
     )
     if rule.when is not None:
         queryset = queryset.filter(to_q(rule.when, as_of=as_of))
@@ -153,7 +153,7 @@ def _candidates(rule: MqlRule, *, as_of: dt.datetime) -> Iterator[list[int]]:
 
 def _qualify(person: Person, rule: MqlRule, thresholds: Thresholds) -> StageChange | None:
     with transaction.atomic():
-        person = Person.objects.select_for_update().get(pk=person.pk)
+        person = Person.objects.select_for_update(of=("self",)).select_related("scores").get(pk=person.pk)
         evidence = rule.evidence(person, thresholds)
         if evidence is None:
             return None

@@ -1,6 +1,7 @@
 """The shared record: accounts, people, opportunities, activities and their stage history."""
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -174,8 +175,8 @@ class Person(models.Model):
     utm_campaign = models.CharField(max_length=200, blank=True)
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
-    fit_score = models.SmallIntegerField(default=0)
-    engagement_score = models.SmallIntegerField(default=0)
+    # The fit and engagement scores live in tandem.scoring's narrow PersonScore table (`person.scores`),
+    # so rescoring everyone never rewrites this wide row; `fit_score` and `engagement_score` below read them.
     predictive_score = models.SmallIntegerField(null=True, blank=True)
     buying_role = models.CharField(max_length=50, blank=True)
     consent_email = models.BooleanField(default=False)
@@ -216,8 +217,6 @@ class Person(models.Model):
             models.Index(fields=["-created_at", "-id"], name="person_created"),
             models.Index(fields=["owner", "-created_at", "-id"], name="person_owner_created"),
             models.Index(fields=["last_name", "first_name", "id"], name="person_name_idx"),
-            models.Index(fields=["-fit_score", "-id"], name="person_fit"),
-            models.Index(fields=["-engagement_score", "-id"], name="person_engagement"),
             # Search by prefix uses indexes on lower(email), lower(first_name) and lower(last_name), made per
             # database by migration 0005 because PostgreSQL needs text_pattern_ops there and SQLite has none.
         ]
@@ -225,6 +224,24 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.full_name or self.email or f"Person #{self.pk}"
+
+    def _scores(self):
+        try:
+            return self.scores
+        except ObjectDoesNotExist:
+            return None
+
+    @property
+    def fit_score(self) -> int:
+        """The fit score under the contract (0 until the person is scored)."""
+        scores = self._scores()
+        return scores.fit_score if scores is not None else 0
+
+    @property
+    def engagement_score(self) -> int:
+        """The engagement score under the contract (0 until the person is scored)."""
+        scores = self._scores()
+        return scores.engagement_score if scores is not None else 0
 
     @property
     def full_name(self) -> str:

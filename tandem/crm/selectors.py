@@ -37,9 +37,11 @@ PERSON_SORTS = {
     "last_activity": ["-last_activity_at", "-id"],
     "created": ["-created_at", "-id"],
     "name": ["last_name", "first_name", "id"],
-    "fit_score": ["-fit_score", "-id"],
-    "engagement_score": ["-engagement_score", "-id"],
+    # Scores live in tandem.scoring's narrow PersonScore table, whose indexes serve these sorts.
+    "fit_score": ["-scores__fit_score", "-id"],
+    "engagement_score": ["-scores__engagement_score", "-id"],
 }
+SCORE_SORTS = ("fit_score", "engagement_score")
 ACCOUNT_SORTS = {
     "name": ["name", "id"],
     "created": ["-created_at", "-id"],
@@ -215,12 +217,18 @@ def person_list(*, filters: PersonFilters, sort: str | None = None, cursor: str 
         # them rather than all their people sorted together (a second at a million people).
         parts = [Q(lifecycle_stage_id=stage) for stage in dict.fromkeys(filters.stages)]
         filters = replace(filters, stages=[])
-    query = person_queryset(filters).select_related("account", "owner", "lifecycle_stage", "lead_status")
+    query = person_queryset(filters).select_related("account", "owner", "lifecycle_stage", "lead_status", "scores")
+    if sort in SCORE_SORTS:
+        # An inner join, so the database walks the score index and looks up each person, where an
+        # outer one would sort everybody; every person has a score row (made with the person).
+        query = query.filter(scores__isnull=False)
     return keyset_page(query, order=order, cursor=cursor, limit=limit, parts=parts)
 
 
 def person_detail(*, person_id: int) -> Person:
-    return Person.objects.select_related("account", "owner", "lifecycle_stage", "lead_status").get(pk=person_id)
+    return Person.objects.select_related("account", "owner", "lifecycle_stage", "lead_status", "scores").get(
+        pk=person_id
+    )
 
 
 @dataclass

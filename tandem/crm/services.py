@@ -27,6 +27,7 @@ from tandem.crm.models import (
     Person,
     StageChange,
 )
+from tandem.scoring.models import PersonScore
 
 ACCOUNT_FIELDS = [
     "name",
@@ -410,6 +411,8 @@ def person_create(
     _check_unique(Person, "email", email, case_insensitive=True)
     _check_unique(Person, "external_id", person.external_id)
     person.save()
+    # Scores start at 0 in their own row (tandem.scoring), which lists sorted by score join.
+    PersonScore.objects.create(person=person)
     actor = as_actor(by)
     StageChange.objects.create(
         person=person,

@@ -65,6 +65,7 @@ from tandem.demo.vocabulary import (
 )
 from tandem.engagement.models import Touchpoint, TouchpointType
 from tandem.lib.bulk_insert import BulkInserter
+from tandem.scoring.models import PersonScore
 from tandem.users.models import Role, Side, Team, User
 
 DEMO_PASSWORD = "tandem-demo"  # noqa: S105 - published sign-in for demo users
@@ -176,6 +177,7 @@ class _Batch:
     """Rows of one batch of people, written together and then dropped."""
 
     people: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
     matches: list = field(default_factory=list)
     stage_changes: list = field(default_factory=list)
     opportunities: list = field(default_factory=list)
@@ -223,6 +225,7 @@ class _Generator:
                 "account_matches",
                 "campaigns",
                 "people",
+                "person_scores",
                 "stage_changes",
                 "opportunities",
                 "opportunities_won",
@@ -648,8 +651,6 @@ class _Generator:
                 "utm_campaign": context.utm[2],
                 "utm_term": context.utm[3],
                 "utm_content": context.utm[4],
-                "fit_score": context.fit,
-                "engagement_score": engagement,
                 "predictive_score": predictive,
                 "buying_role": _weighted(rng, BUYING_ROLES)[0] if account else "",
                 "consent_email": context.stage == "subscriber" or rng.random() < 0.75,
@@ -661,6 +662,7 @@ class _Generator:
                 "updated_at": max(last_activity, stage_entered),
             }
         )
+        batch.scores.append({"person_id": person_id, "fit_score": context.fit, "engagement_score": engagement})
         if account is not None:
             batch.matches.append(
                 {
@@ -1618,6 +1620,7 @@ class _Generator:
     def write(self, batch: _Batch) -> None:
         for model, rows, key in [
             (Person, batch.people, "people"),
+            (PersonScore, batch.scores, "person_scores"),
             (AccountMatch, batch.matches, "account_matches"),
             (Opportunity, batch.opportunities, "opportunities"),
             (StageChange, batch.stage_changes, "stage_changes"),

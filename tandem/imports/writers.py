@@ -44,6 +44,7 @@ from tandem.imports.fingerprints import RowFingerprints, key_plan
 from tandem.imports.mapping import Plan
 from tandem.imports.services import BatchResult, ParsedRow, parse_records
 from tandem.lib.bulk_insert import BulkInserter, allocate_ids
+from tandem.scoring.models import PersonScore
 
 # The updates that link people to accounts created by the same batch (they keep their fingerprint fields).
 LINKED_ACCOUNT = ("account_id", "linked")
@@ -245,6 +246,10 @@ def _count_outcome(result: BatchResult, row: ParsedRow, outcome: str) -> None:
     setattr(result, outcome, getattr(result, outcome) + 1)
 
 
+# Scores are kept in tandem.scoring's PersonScore, read here through the person's `scores` relation.
+SCORE_ATTRS = {"fit_score": "scores__fit_score", "engagement_score": "scores__engagement_score"}
+
+
 class PersonWriter(BaseWriter):
     kind = "people"
     FIELD_ATTRS = {
@@ -262,8 +267,6 @@ class PersonWriter(BaseWriter):
         "utm_campaign": "utm_campaign",
         "utm_term": "utm_term",
         "utm_content": "utm_content",
-        "fit_score": "fit_score",
-        "engagement_score": "engagement_score",
         "predictive_score": "predictive_score",
         "buying_role": "buying_role",
         "consent_email": "consent_email",
@@ -430,6 +433,7 @@ class PersonWriter(BaseWriter):
             "import_fingerprint",
             "import_row_count",
             *{attname for name, attname in self.FIELD_ATTRS.items() if name in self.plan.fields},
+            *{SCORE_ATTRS[name] for name in SCORE_ATTRS if name in self.plan.fields},
         ]
         if "email_opt_out" in self.plan.fields:
             columns.append("consent_email")
@@ -456,6 +460,8 @@ class PersonWriter(BaseWriter):
         now = timezone.now()
         by_external_id, by_email = self._existing(rows)
         inserts, updates, stage_changes, matches, audits = [], defaultdict(list), [], [], []
+        row_scores: dict[int, dict] = {}  # imported scores of the people to insert, by id() of their row dict
+        score_updates: dict[int, dict] = {}  # person id -> the scores that change
         fingerprinted: list[tuple[int | None, int, int]] = []
         new_accounts: dict[str, dict] = {}
         account_requests: list[tuple[ParsedRow, dict]] = []
@@ -495,21 +501,31 @@ class PersonWriter(BaseWriter):
                 if name_key:
                     new_accounts.setdefault("n:" + name_key, account)
                 account_requests.append((row, account))
+            scores = {name: values[name] for name in SCORE_ATTRS if name in values}
             if current is None:
                 self._insert(row, account_id, method, domain, now, inserts, stage_changes, matches)
+                row_scores[id(inserts[-1])] = scores
                 fingerprint, count = self._fingerprint(row)
                 row.person.update(import_fingerprint=fingerprint, import_fingerprint_at=now, import_row_count=count)
                 _count_outcome(result, row, "created")
             else:
                 changed = self._update(row, current, account_id, method, domain, now, stage_changes, matches, result)
+                score_before = {name: current.get(SCORE_ATTRS[name]) or 0 for name in scores}
+                if scores != score_before:
+                    score_updates[current["id"]] = {
+                        name: scores.get(name, current.get(SCORE_ATTRS[name]) or 0) for name in SCORE_ATTRS
+                    }
+                    before, after = changed or ({}, {})
+                    changed = ({**before, **score_before}, {**after, **scores})
                 fingerprint, count = self._fingerprint(row)
                 if changed:
                     before, after = changed
-                    fields = tuple(sorted(after))
+                    person_after = {key: value for key, value in after.items() if key not in SCORE_ATTRS}
+                    fields = tuple(sorted(person_after))
                     updates[fields].append(
                         {
                             "id": current["id"],
-                            **after,
+                            **person_after,
                             "updated_at": now,
                             "import_fingerprint": fingerprint,
                             "import_fingerprint_at": now,
@@ -544,6 +560,21 @@ class PersonWriter(BaseWriter):
             if "person" in match:
                 match["person_id"] = match.pop("person")["id"]
         self.inserter.write(Person, inserts)
+        # Every person has a row of scores (tandem.scoring): imported values, else 0 until scored.
+        self.inserter.write(
+            PersonScore,
+            [
+                {"person_id": person["id"], **{name: row_scores[id(person)].get(name, 0) for name in SCORE_ATTRS}}
+                for person in inserts
+            ],
+        )
+        if score_updates:
+            PersonScore.objects.bulk_create(
+                [PersonScore(person_id=person_id, **scores) for person_id, scores in score_updates.items()],
+                update_conflicts=True,
+                unique_fields=["person"],
+                update_fields=list(SCORE_ATTRS),
+            )
         for fields, items in updates.items():
             if fields == LINKED_ACCOUNT:
                 self.inserter.update(Person, ["account_id", "updated_at"], items)

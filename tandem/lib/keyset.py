@@ -58,11 +58,28 @@ class _Column:
         return expression.desc(nulls_last=True) if self.is_descending else expression.asc(nulls_last=True)
 
 
+def _field(model, name: str):
+    """The model field a sort column names, following relations written `relation__field`."""
+    *relations, last = name.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return model._meta.get_field(last)
+
+
+def _value(row, name: str):
+    """The row's value of a sort column, through the (joined) related objects of `relation__field`."""
+    *relations, last = name.split("__")
+    for relation in relations:
+        row = getattr(row, relation)
+    return getattr(row, row._meta.get_field(last).attname)
+
+
 def _columns(order: list[str], model) -> list[_Column]:
+    """The sort columns; one on a related model (`relation__field`) needs the query to join it inner."""
     columns = []
     for spec in order:
         name = spec.lstrip("-")
-        columns.append(_Column(name, spec.startswith("-"), model._meta.get_field(name).null))
+        columns.append(_Column(name, spec.startswith("-"), _field(model, name).null))
     return columns
 
 
@@ -99,13 +116,13 @@ def keyset_page(
     each can range-scan an index that begins with the column the parts differ in, where one query
     over all of them would sort every matching row first; the page is then the first of those.
     """
-    meta = queryset.model._meta
     columns = _columns(order, queryset.model)
     if cursor:
         values = _decode(cursor, len(order))
         try:
             typed = [
-                meta.get_field(column.name).to_python(value) for column, value in zip(columns, values, strict=True)
+                _field(queryset.model, column.name).to_python(value)
+                for column, value in zip(columns, values, strict=True)
             ]
             if any(value is None and not column.is_nullable for column, value in zip(columns, typed, strict=True)):
                 raise ValueError("a cursor value is missing")
@@ -125,5 +142,5 @@ def keyset_page(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode([getattr(last, meta.get_field(column.name).attname) for column in columns])
+        next_cursor = _encode([_value(last, column.name) for column in columns])
     return Page(rows=rows, next_cursor=next_cursor, limit=limit)

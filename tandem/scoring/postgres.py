@@ -4,7 +4,7 @@ No Python object is made per row:
 - out: (person id, touchpoint id, rule index, occurred at) for every (touchpoint, rule) match, each
   column as one bytea of binary values that numpy reads directly;
 - in: (person id, score) by binary COPY (fixed-size records numpy builds) into a temporary table,
-  then one UPDATE ... FROM for changed scores.
+  from which the narrow score table (PersonScore) is rebuilt whole.
 """
 
 import datetime as dt
@@ -20,6 +20,7 @@ from tandem.campaigns.models import Campaign
 from tandem.crm.models import Person
 from tandem.engagement.models import Touchpoint
 from tandem.scoring import engine
+from tandem.scoring.models import PersonScore
 from tandem.scoring.rules import EngagementRules, campaign_name_matches
 
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
@@ -116,50 +117,119 @@ SCORE_RECORD = np.dtype(
 )
 
 
-def write_scores(person_id: np.ndarray, score: np.ndarray, *, column: str = "engagement_score", others=0) -> int:
-    """Set `column` from (person_id, score) in one UPDATE ... FROM; `others` for everyone else
-    (None leaves them alone). Only rows whose value changes are written. Returns how many changed."""
+def _copy_scores(raw, table: str, person_id: np.ndarray, score: np.ndarray) -> None:
+    """A temporary table `table` (person_id key, score) loaded by binary COPY."""
     block = np.zeros(len(person_id), dtype=SCORE_RECORD)
     block["fields"] = 2
     block["person_length"] = 8
     block["person_id"] = person_id
     block["score_length"] = 2
     block["score"] = score
-    person_table = sql.Identifier(Person._meta.db_table)
-    target = sql.Identifier(column)
+    name = sql.Identifier(table)
+    raw.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(name))
+    raw.execute(sql.SQL("CREATE TEMPORARY TABLE {} (person_id bigint, score smallint) ON COMMIT DROP").format(name))
+    _copy_in(raw, sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(name), [block.tobytes()])
+    # With a key and statistics the joins below hash instead of looping over a table thought empty.
+    raw.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (person_id)").format(name))
+    raw.execute(sql.SQL("ANALYZE {}").format(name))
+
+
+def write_scores(
+    person_id: np.ndarray, score: np.ndarray, *, contract_version: int, computed_at: dt.datetime, fit=None
+) -> int:
+    """Rewrite the score table whole: one row per person, engagement from (person_id, score), 0 for
+    everyone else; fit from `fit` (a FitScores) where given, else as it was. Returns how many
+    engagement scores changed.
+
+    The new rows are built beside the table first; the table is then truncated and reloaded with
+    its indexes built after the load, so it is locked (readers wait) only for that last second or two.
+    """
+    table = PersonScore._meta.db_table
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        raw.execute("DROP TABLE IF EXISTS scoring_new_scores")
-        raw.execute("CREATE TEMPORARY TABLE scoring_new_scores (person_id bigint, score smallint) ON COMMIT DROP")
-        _copy_in(raw, sql.SQL("COPY scoring_new_scores FROM STDIN (FORMAT binary)"), [block.tobytes()])
-        # The key keeps the anti-join below cheap even when the planner's statistics predate this
-        # transaction's own updates (it then expects one row and picks a nested loop).
-        raw.execute("ALTER TABLE scoring_new_scores ADD PRIMARY KEY (person_id)")
-        raw.execute("ANALYZE scoring_new_scores")
+        _copy_scores(raw, "scoring_new_engagement", person_id, score)
+        fit_join, fit_value = sql.SQL(""), sql.SQL("COALESCE(o.fit_score, 0)")
+        if fit is not None:
+            _copy_scores(raw, "scoring_new_fit", fit.person_id, fit.fit_score)
+            fit_join = sql.SQL("LEFT JOIN scoring_new_fit f ON f.person_id = p.id")
+            fit_value = sql.SQL("COALESCE(f.score, o.fit_score, 0)")
+        raw.execute("DROP TABLE IF EXISTS scoring_rebuilt")
         raw.execute(
             sql.SQL(
-                "UPDATE {person} p SET {target} = s.score FROM scoring_new_scores s "
-                "WHERE p.id = s.person_id AND p.{target} <> s.score"
-            ).format(person=person_table, target=target)
-        )
-        changed = raw.rowcount
-        if others is not None:
-            raw.execute(
-                sql.SQL(
-                    "UPDATE {person} p SET {target} = {others} WHERE p.{target} <> {others} "
-                    "AND NOT EXISTS (SELECT 1 FROM scoring_new_scores s WHERE s.person_id = p.id)"
-                ).format(person=person_table, target=target, others=sql.Literal(others))
+                "CREATE TEMPORARY TABLE scoring_rebuilt ON COMMIT DROP AS "
+                "SELECT p.id AS person_id, {fit_value}::smallint AS fit_score, "
+                "COALESCE(n.score, 0)::smallint AS engagement_score, "
+                "COALESCE(o.engagement_score, 0) <> COALESCE(n.score, 0) AS is_changed "
+                "FROM {person} p LEFT JOIN {table} o ON o.person_id = p.id "
+                "LEFT JOIN scoring_new_engagement n ON n.person_id = p.id {fit_join}"
+            ).format(
+                fit_value=fit_value,
+                person=sql.Identifier(Person._meta.db_table),
+                table=sql.Identifier(table),
+                fit_join=fit_join,
             )
-            changed += raw.rowcount
-        raw.execute("DROP TABLE scoring_new_scores")
+        )
+        raw.execute("SELECT count(*) FILTER (WHERE is_changed) FROM scoring_rebuilt")
+        changed = raw.fetchone()[0]
+        raw.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+        indexes = _drop_indexes(raw, table)
+        raw.execute(
+            sql.SQL(
+                "INSERT INTO {table} (person_id, fit_score, engagement_score, contract_version, computed_at) "
+                "SELECT person_id, fit_score, engagement_score, {version}, {computed_at} FROM scoring_rebuilt "
+                "ORDER BY person_id"
+            ).format(
+                table=sql.Identifier(table),
+                version=sql.Literal(contract_version),
+                computed_at=sql.Literal(computed_at),
+            )
+        )
+        _restore_indexes(raw, table, indexes)
+        raw.execute("DROP TABLE scoring_rebuilt")
     return changed
+
+
+def _drop_indexes(raw, table: str) -> list[tuple[str, str, str | None]]:
+    """Drop the table's indexes and key; returns what _restore_indexes needs to make them again.
+
+    Building an index once after a load is several times faster than updating it row by row.
+    """
+    raw.execute(
+        "SELECT i.relname, pg_get_indexdef(i.oid), c.conname FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid LEFT JOIN pg_constraint c ON c.conindid = i.oid "
+        "WHERE x.indrelid = %s::regclass",
+        [table],
+    )
+    indexes = raw.fetchall()
+    for index_name, _, constraint_name in indexes:
+        if constraint_name:
+            raw.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                    sql.Identifier(table), sql.Identifier(constraint_name)
+                )
+            )
+        else:
+            raw.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index_name)))
+    return indexes
+
+
+def _restore_indexes(raw, table: str, indexes) -> None:
+    for _index_name, definition, constraint_name in indexes:
+        if constraint_name:
+            raw.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (person_id)").format(
+                    sql.Identifier(table), sql.Identifier(constraint_name)
+                )
+            )
+        else:
+            raw.execute(definition)
 
 
 # Seconds of each step of the latest full rescore in this process, for benchmarks and logs.
 last_step_seconds: dict[str, float] = {}
 
 
-def recompute_all(rules: EngagementRules, *, as_of: dt.datetime, fit):
+def recompute_all(rules: EngagementRules, *, as_of: dt.datetime, contract_version: int, fit):
     """Match, score and write every person; returns (ScoreResult, engagement scores changed)."""
     last_step_seconds.clear()
     started = time.perf_counter()
@@ -175,11 +245,10 @@ def recompute_all(rules: EngagementRules, *, as_of: dt.datetime, fit):
     result = engine.score_lines(rules, as_of_us=engine.to_microseconds(as_of), **matches)
     del matches
     step("score")
-    changed = write_scores(result.person_id, result.engagement_score)
+    changed = write_scores(
+        result.person_id, result.engagement_score, contract_version=contract_version, computed_at=as_of, fit=fit
+    )
     step("write_scores")
-    if fit is not None:
-        write_scores(fit.person_id, fit.fit_score, column="fit_score", others=None)
-        step("write_fit_scores")
     return result, changed
 
 

@@ -5,10 +5,9 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from tandem.crm.models import Person
 from tandem.engagement.models import Touchpoint, TouchpointType
 from tandem.scoring import engine
-from tandem.scoring.models import CappedBy, ScoringRun
+from tandem.scoring.models import CappedBy, PersonScore, ScoringRun
 from tandem.scoring.rules import EngagementRules
 
 CAPPED_BY_LABELS = {
@@ -78,7 +77,7 @@ def person_score_ledger(
     now = now or timezone.now()
     if rules is None:
         rules, contract_version = rules_in_force()
-    stored_score = Person.objects.filter(pk=person_id).values_list("engagement_score", flat=True).first() or 0
+    stored_score = PersonScore.objects.filter(pk=person_id).values_list("engagement_score", flat=True).first() or 0
     types = sorted({rule.touchpoint for rule in rules.rules})
     rows = list(
         Touchpoint.objects.filter(person_id=person_id, type__in=types, occurred_at__lte=now)

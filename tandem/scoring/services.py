@@ -13,10 +13,11 @@ from tandem.audit.services import audit_record, audit_record_rows
 from tandem.crm.models import Person
 from tandem.engagement.models import Touchpoint
 from tandem.scoring import engine
-from tandem.scoring.models import ScoringRun
+from tandem.scoring.models import PersonScore, ScoringRun
 from tandem.scoring.rules import EngagementRules
 
 READ_CHUNK = 20_000
+WRITE_CHUNK = 2_000
 
 
 @dataclass
@@ -42,22 +43,42 @@ def _touchpoint_rows(rules: EngagementRules, *, as_of: dt.datetime, person_ids: 
     )
 
 
-def _recompute_all_portable(rules, *, as_of, fit) -> tuple[engine.ScoreResult, int]:
+def _recompute_all_portable(rules, *, as_of, contract_version, fit) -> tuple[engine.ScoreResult, int]:
     batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of))
     result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
-    current = dict(Person.objects.values_list("id", "engagement_score").iterator(chunk_size=READ_CHUNK))
-    new_scores = dict.fromkeys(current, 0)
-    new_scores.update(zip(result.person_id.tolist(), result.engagement_score.tolist(), strict=True))
-    changes = [(score, person_id) for person_id, score in new_scores.items() if current.get(person_id) != score]
-    table = Person._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {table} SET engagement_score = %s WHERE id = %s", changes)  # noqa: S608
-        if fit is not None:
-            cursor.executemany(
-                f"UPDATE {table} SET fit_score = %s WHERE id = %s",  # noqa: S608
-                list(zip(fit.fit_score.tolist(), fit.person_id.tolist(), strict=True)),
+    current = {
+        person_id: (fit_score, engagement_score)
+        for person_id, fit_score, engagement_score in PersonScore.objects.values_list(
+            "person_id", "fit_score", "engagement_score"
+        ).iterator(chunk_size=READ_CHUNK)
+    }
+    engagement = dict(zip(result.person_id.tolist(), result.engagement_score.tolist(), strict=True))
+    fits = {} if fit is None else dict(zip(fit.person_id.tolist(), fit.fit_score.tolist(), strict=True))
+    people = list(Person.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=READ_CHUNK))
+    rows = []
+    changed = 0
+    for person_id in people:
+        fit_before, engagement_before = current.get(person_id, (0, 0))
+        score = engagement.get(person_id, 0)
+        changed += score != engagement_before
+        rows.append(
+            PersonScore(
+                person_id=person_id,
+                fit_score=fits.get(person_id, fit_before),
+                engagement_score=score,
+                contract_version=contract_version,
+                computed_at=as_of,
             )
-    return result, len(changes)
+        )
+    PersonScore.objects.exclude(person_id__in=Person.objects.values("pk")).delete()
+    PersonScore.objects.bulk_create(
+        rows,
+        batch_size=WRITE_CHUNK,
+        update_conflicts=True,
+        unique_fields=["person"],
+        update_fields=["fit_score", "engagement_score", "contract_version", "computed_at"],
+    )
+    return result, changed
 
 
 def scores_recompute_all(
@@ -68,10 +89,11 @@ def scores_recompute_all(
     fit: FitScores | None = None,
     by=None,
 ) -> ScoringRun:
-    """Rescore every person as of `as_of` and update the engagement scores that change.
+    """Rescore every person as of `as_of`: rewrite the narrow score table (PersonScore) whole.
 
-    PostgreSQL matches the rules in SQL and moves the scores with binary COPY; other databases
-    read the touchpoints and write with executemany. Both give the same scores. No ledger is
+    Engagement scores come from `rules`; fit scores from `fit` when given (people not in it keep
+    theirs). PostgreSQL matches the rules in SQL and reloads the table by binary COPY; other
+    databases read the touchpoints and upsert in batches. Both give the same scores. No ledger is
     stored: a person's ledger is worked out from the rules and their touchpoints when asked for.
     """
     started_at = timezone.now()
@@ -80,9 +102,9 @@ def scores_recompute_all(
         if connection.vendor == "postgresql":
             from tandem.scoring import postgres
 
-            result, changed = postgres.recompute_all(rules, as_of=as_of, fit=fit)
+            result, changed = postgres.recompute_all(rules, as_of=as_of, contract_version=contract_version, fit=fit)
         else:
-            result, changed = _recompute_all_portable(rules, as_of=as_of, fit=fit)
+            result, changed = _recompute_all_portable(rules, as_of=as_of, contract_version=contract_version, fit=fit)
         run = ScoringRun.objects.create(
             contract_version=contract_version,
             as_of=as_of,
@@ -130,20 +152,41 @@ def scores_refresh_people(
         return {}
     actor = Actor.rule(f"contract v{contract_version} engagement scoring")
     with transaction.atomic():
-        current = dict(
-            Person.objects.select_for_update()
-            .filter(pk__in=wanted)
-            .order_by("pk")
-            .values_list("id", "engagement_score")
-        )
-        if not current:
+        found = list(Person.objects.filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
+        if not found:
             return {}
-        batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=list(current)))
+        # The score rows are locked in id order, so two batches never deadlock.
+        current = dict(
+            PersonScore.objects.select_for_update()
+            .filter(person_id__in=found)
+            .order_by("person_id")
+            .values_list("person_id", "engagement_score")
+        )
+        batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=found))
         result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
-        scores = {person_id: result.score_of(person_id) for person_id in current}
-        changed = [(person_id, score) for person_id, score in scores.items() if current[person_id] != score]
+        scores = {person_id: result.score_of(person_id) for person_id in found}
+        changed = [
+            (person_id, score)
+            for person_id, score in scores.items()
+            if person_id not in current or current[person_id] != score
+        ]
         if changed:
-            _write_engagement_scores(changed)
+            PersonScore.objects.bulk_create(
+                [
+                    PersonScore(
+                        person_id=person_id,
+                        engagement_score=score,
+                        contract_version=contract_version,
+                        computed_at=as_of,
+                    )
+                    for person_id, score in changed
+                ],
+                update_conflicts=True,
+                unique_fields=["person"],
+                update_fields=["engagement_score", "contract_version", "computed_at"],
+            )
+            audited = [(person_id, score) for person_id, score in changed if current.get(person_id, 0) != score]
+        if changed and audited:
             audit_record_rows(
                 by=actor,
                 action="engagement_score_change",
@@ -151,33 +194,14 @@ def scores_refresh_people(
                 rows=[
                     (
                         person_id,
-                        {"engagement_score": current[person_id]},
+                        {"engagement_score": current.get(person_id, 0)},
                         {"engagement_score": score},
-                        f"Engagement score {current[person_id]} → {score} (contract v{contract_version})",
+                        f"Engagement score {current.get(person_id, 0)} → {score} (contract v{contract_version})",
                     )
-                    for person_id, score in changed
+                    for person_id, score in audited
                 ],
             )
     return scores
-
-
-def _write_engagement_scores(changed: list[tuple[int, int]]) -> None:
-    """Set the engagement score of each (person id, score) in one statement."""
-    table = connection.ops.quote_name(Person._meta.db_table)
-    values = ", ".join(["(%s, %s)"] * len(changed))
-    parameters = [number for pair in changed for number in pair]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS p SET engagement_score = v.score "  # noqa: S608
-                f"FROM (VALUES {values}) AS v(id, score) WHERE p.id = v.id",
-                parameters,
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET engagement_score = %s WHERE id = %s",  # noqa: S608
-                [(score, person_id) for person_id, score in changed],
-            )
 
 
 LEDGER_EXPORT_COLUMNS = (

@@ -8,13 +8,14 @@ from tandem.contract import services
 from tandem.contract.qualification import people_qualify_all, person_qualify
 from tandem.crm.models import Person, StageChange
 from tandem.crm.tests.factories import make_person
+from tandem.scoring.tests.factories import set_scores
 
 pytestmark = pytest.mark.django_db
 
 
 def _scored(email: str, stage: str, fit: int, engagement: int) -> Person:
     person = make_person(email=email, stage=stage)
-    Person.objects.filter(pk=person.pk).update(fit_score=fit, engagement_score=engagement)
+    set_scores(person, fit=fit, engagement=engagement)
     person.refresh_from_db()
     return person
 

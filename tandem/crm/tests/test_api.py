@@ -16,6 +16,7 @@ from tandem.crm.tests.factories import SYSTEM, make_account, make_opportunity, m
 from tandem.integrations.models import ApiToken
 from tandem.integrations.services import token_revoke
 from tandem.integrations.tests.api_client import ApiClient, make_token
+from tandem.scoring.tests.factories import set_scores
 
 pytestmark = pytest.mark.django_db
 
@@ -445,8 +446,8 @@ def test_people_list_sorts_by_name_and_score(api_as, cast):
     zed = make_person(email="z@x.io", last_name="Zed")
     abe = make_person(email="a@x.io", last_name="Abe")
     moe = make_person(email="m@x.io", last_name="Moe")
-    Person.objects.filter(pk=moe.pk).update(fit_score=80)
-    Person.objects.filter(pk=zed.pk).update(fit_score=40)
+    set_scores(moe, fit=80)
+    set_scores(zed, fit=40)
     api = api_as(cast.marketer)
     assert _ids(api.get("/people", {"sort": "name"})) == [abe.pk, moe.pk, zed.pk]
     assert _ids(api.get("/people", {"sort": "fit_score"})) == [moe.pk, zed.pk, abe.pk]

@@ -12,6 +12,7 @@ from tandem.crm.models import Account, Opportunity, Person
 from tandem.crm.tests.factories import SYSTEM, make_account, make_opportunity, make_person
 from tandem.engagement.models import Touchpoint
 from tandem.exports import services
+from tandem.scoring.tests.factories import set_scores
 
 CREATED_AT = dt.datetime(2025, 3, 4, 5, 6, 7, 891, tzinfo=dt.UTC)
 CREATED_AT_TEXT = "2025-03-04T05:06:07.000891+00:00"
@@ -58,7 +59,8 @@ def make_records(cast):
             external_id="P-1",
             custom_fields={"persona": "=cmd", "budget": -5, "vip": True},
         )
-        Person.objects.filter(pk=pat.pk).update(fit_score=72, engagement_score=41, predictive_score=-3)
+        Person.objects.filter(pk=pat.pk).update(predictive_score=-3)
+        set_scores(pat, fit=72, engagement=41)
         kim = make_person(email="kim@example.org", stage="lead", last_name="-Kim", external_id="P-2")
         Person.objects.filter(pk=kim.pk).update(email=None)
         deal = make_opportunity(

@@ -8,13 +8,13 @@ import pytest
 from django.utils import timezone
 
 from tandem.campaigns.models import Campaign
-from tandem.crm.models import Person
 from tandem.crm.tests.factories import make_account, make_person
 from tandem.crm.tests.test_browser import _click_and_wait, _console_errors, _sign_in, _sign_out, _wait_for_text
 from tandem.engagement.models import Touchpoint
 from tandem.handoff.models import Handoff, Notification
 from tandem.handoff.tests.factories import use_routing
 from tandem.scoring.services import score_refresh_queue
+from tandem.scoring.tests.factories import set_scores
 from tandem.sla.models import SlaBreach
 from tandem.sla.services import sla_sweep
 
@@ -50,7 +50,7 @@ def pat(cast):
         utm_campaign="autumn-webinar",
         source="webinar",
     )
-    Person.objects.filter(pk=person.pk).update(fit_score=90)
+    set_scores(person, fit=90)
     Touchpoint.objects.create(person=person, type="form_submit", occurred_at=now - dt.timedelta(minutes=1))
     return person
 

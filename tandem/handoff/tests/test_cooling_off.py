@@ -10,13 +10,14 @@ from tandem.contract.services import contract_get
 from tandem.crm.models import Person
 from tandem.crm.tests.factories import make_person
 from tandem.handoff.tests.factories import MONDAY_9, use_cooling_off
+from tandem.scoring.tests.factories import set_scores
 
 pytestmark = pytest.mark.django_db
 
 
 def _recycled(email: str) -> Person:
     person = make_person(email=email, stage="recycled", at=MONDAY_9)
-    Person.objects.filter(pk=person.pk).update(fit_score=90, engagement_score=90)
+    set_scores(person, fit=90, engagement=90)
     person.refresh_from_db()
     return person
 

@@ -84,6 +84,12 @@ class Field:
     json_key: str | None = None  # custom fields and properties: the key inside the JSON column
     related_model: type[models.Model] | None = None  # the touchpoint's campaign: matched on the campaign's name
     related_column: str = ""
+    orm_path: str = ""  # where the ORM finds a field kept on a related model (e.g. scores__fit_score)
+
+    @property
+    def query_path(self) -> str:
+        """The field's path in ORM lookups from its scope's model."""
+        return self.orm_path or self.column
 
     @property
     def choice_keys(self) -> list[str]:
@@ -140,9 +146,30 @@ def _kind_of(model_field: models.Field) -> tuple[str, dict]:
     raise TypeError(f"{model_field.name}: no rule kind for {model_field.__class__.__name__}")
 
 
+# Person fields kept on a related model, and the path to them: the rule scores live in tandem.scoring's
+# narrow PersonScore table (a rescore rewrites it without touching the person row).
+RELATED_PERSON_FIELDS = {"fit_score": "scores", "engagement_score": "scores"}
+
+
 def _model_fields(model, names: list[str], scope: str, prefix: str, choices: dict) -> dict[str, Field]:
     found = {}
     for name in names:
+        relation = RELATED_PERSON_FIELDS.get(name) if scope == PERSON else None
+        if relation is not None:
+            model_field = model._meta.get_field(relation).related_model._meta.get_field(name)
+            kind, extra = _kind_of(model_field)
+            minimum, maximum = RANGES.get(name, (None, None))
+            found[prefix + name] = Field(
+                name=prefix + name,
+                scope=scope,
+                column=model_field.attname,
+                orm_path=f"{relation}__{model_field.attname}",
+                kind=kind,
+                minimum=minimum,
+                maximum=maximum,
+                **extra,
+            )
+            continue
         model_field = model._meta.get_field(name)
         if isinstance(model_field, models.ForeignKey) and name == "campaign":
             kind, extra = TEXT, {"related_model": model_field.related_model, "related_column": "name"}

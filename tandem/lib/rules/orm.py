@@ -103,7 +103,7 @@ def _value(field, kind: str):
         return JSONKey(field.column, field.json_key, kind)
     if field.related_model is not None:
         return F(field.related_column)
-    return F(field.column)
+    return F(field.query_path)
 
 
 def _filled(field, value) -> Q:
@@ -271,7 +271,7 @@ class Translator:
         return any_row & ~latest_in_range if negate else latest_in_range
 
     def days_since_field(self, comparison: n.Comparison, field) -> Q:
-        value = F(field.column)
+        value = F(field.query_path)
         filled = Q(IsNull(value, False))
         if comparison.operator in (n.IS_BLANK, n.IS_NOT_BLANK):
             condition = self.in_scope(field, filled)

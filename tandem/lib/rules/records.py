@@ -11,7 +11,7 @@ import json
 
 from django.db.models import F, JSONField
 
-from tandem.lib.rules.catalogue import TOUCHPOINT_FIELDS
+from tandem.lib.rules.catalogue import RELATED_PERSON_FIELDS, TOUCHPOINT_FIELDS
 from tandem.lib.rules.python import Facts
 
 
@@ -37,6 +37,8 @@ def facts_for_person(person, rules, *, as_of: dt.datetime) -> Facts:
     from tandem.engagement.models import Touchpoint
 
     person_values = {field.attname: getattr(person, field.attname) for field in Person._meta.concrete_fields}
+    for name in RELATED_PERSON_FIELDS:
+        person_values[name] = getattr(person, name)
     account = None
     if person.account_id is not None:
         row = Account.objects.get(pk=person.account_id)
@@ -114,16 +116,22 @@ def _plain_rows(queryset, columns: list[str], chunk_size: int):
     model = queryset.model
     connection = connections[queryset.db]
     converters = []
+    # Person fields kept on a related model (the scores) are read through their relation, keyed by name.
+    related = RELATED_PERSON_FIELDS if model._meta.label == "crm.Person" else {}
+    sources = [f"{related[name]}__{name}" if name in related else name for name in columns]
     for index, name in enumerate(columns):
-        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-        column = field.get_col(model._meta.db_table)
+        owner = model
+        if name in related:
+            owner = model._meta.get_field(related[name]).related_model
+        field = owner._meta.pk if name == "pk" else owner._meta.get_field(name)
+        column = field.get_col(owner._meta.db_table)
         if isinstance(field, JSONField):
             converters.append((index, [_json_decoder()], column))
             continue
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if found:
             converters.append((index, found, column))
-    sql, params = queryset.values_list(*columns).query.sql_with_params()
+    sql, params = queryset.values_list(*sources).query.sql_with_params()
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(chunk_size):

@@ -11,6 +11,7 @@ from tandem.crm.models import Account, Person
 from tandem.crm.tests.factories import make_account, make_person
 from tandem.engagement.models import Touchpoint
 from tandem.lib.rules import evaluate, facts_for_people, facts_for_person, parse, to_q
+from tandem.scoring.tests.factories import set_scores
 
 AS_OF = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -52,13 +53,12 @@ def company(db):
         created_at = dt.datetime.fromisoformat(created).replace(tzinfo=dt.UTC)
         Person.objects.filter(pk=person.pk).update(
             account=account,
-            fit_score=fit,
-            engagement_score=engagement,
             custom_fields=custom,
             created_at=created_at,
             stage_entered_at=created_at,
             consent_email=key == "fay",
         )
+        set_scores(person, fit=fit, engagement=engagement)
         people[key] = person
     now = AS_OF
     webinar = Campaign.objects.create(name="Q3 Webinar", channel="events", created_at=now, updated_at=now)

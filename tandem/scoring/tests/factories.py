@@ -38,3 +38,20 @@ def batch_of(*touchpoints) -> TouchpointBatch:
 
 def make_touchpoint(person, type, days, **fields) -> Touchpoint:
     return Touchpoint.objects.create(person=person, type=type, occurred_at=days_ago(days), **fields)
+
+
+def set_scores(person, *, fit: int | None = None, engagement: int | None = None) -> None:
+    """Give a person these scores in the score table, as a rescore would."""
+    from tandem.scoring.models import PersonScore
+
+    values = {"fit_score": fit, "engagement_score": engagement}
+    PersonScore.objects.update_or_create(
+        person_id=getattr(person, "pk", person), defaults={k: v for k, v in values.items() if v is not None}
+    )
+
+
+def scores_by(key: str = "email", score: str = "engagement_score") -> dict:
+    """{person key: their score} for everyone, read from the score table."""
+    from tandem.crm.models import Person
+
+    return dict(Person.objects.values_list(key, f"scores__{score}"))

@@ -43,7 +43,7 @@ def test_rescore_from_a_json_section_then_print_the_ledger(db, tmp_path, capsys)
             "seconds": summary[0]["seconds"],
         }
     ]
-    assert Person.objects.get().engagement_score == 13  # 12.5 rounds half up
+    assert Person.objects.select_related("scores").get().engagement_score == 13  # 12.5 rounds half up
     assert ScoringRun.objects.get().contract_version == 4
     call_command(
         "scoring",

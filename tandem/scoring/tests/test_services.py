@@ -7,12 +7,11 @@ from django.utils import timezone
 
 from tandem.audit.models import AuditEntry
 from tandem.campaigns.models import Campaign
-from tandem.crm.models import Person
 from tandem.crm.tests.factories import make_person
 from tandem.scoring import services, tasks
-from tandem.scoring.models import CappedBy, ScoringRun
+from tandem.scoring.models import CappedBy, PersonScore, ScoringRun
 from tandem.scoring.selectors import person_score_ledger
-from tandem.scoring.tests.factories import AS_OF, days_ago, make_touchpoint, rules_of
+from tandem.scoring.tests.factories import AS_OF, days_ago, make_touchpoint, rules_of, scores_by, set_scores
 
 SECTION = {
     "decay": {"half_life_days": 30},
@@ -75,14 +74,14 @@ def people(db):
     make_touchpoint(bob, "form_submit", 60)
     make_touchpoint(None, "form_submit", 1, anonymous_id="visitor-1")
     make_touchpoint(carol, "chat", 1)
-    Person.objects.filter(pk=carol.pk).update(engagement_score=44)
+    set_scores(carol, engagement=44)
     return {"alice": alice, "bob": bob, "carol": carol}
 
 
 def test_full_rescore_writes_scores_ledger_run_and_audit(people):
     rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
     run = services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
-    scores = dict(Person.objects.values_list("email", "engagement_score"))
+    scores = scores_by("email")
     # alice, decayed with a 30-day half-life: the web group's newest 30 raw points 28.33, odd URL 2.86,
     # careers -3.54, demo 12.5, webinar 13.36 = 53.52. bob: -20 + 6.25 -> 0. carol: no lines, 44 -> 0.
     assert scores == {"alice@acme.com": 54, "bob@acme.com": 0, "carol@beta.io": 0}
@@ -140,11 +139,11 @@ def test_ledger_total_equals_the_stored_score(people):
 def test_bulk_and_one_person_refresh_give_identical_scores(people):
     rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
     services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
-    bulk_scores = dict(Person.objects.values_list("id", "engagement_score"))
+    bulk_scores = scores_by("id")
     for person in people.values():
         score = services.score_person_refresh(person_id=person.pk, rules=rules, as_of=AS_OF, contract_version=7)
         assert score == bulk_scores[person.pk]
-    assert dict(Person.objects.values_list("id", "engagement_score")) == bulk_scores
+    assert scores_by("id") == bulk_scores
     assert AuditEntry.objects.filter(action="engagement_score_change").count() == 0
 
 
@@ -186,7 +185,7 @@ def test_rescore_under_other_rules_replaces_every_score(people):
     fewer = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
     run = services.scores_recompute_all(rules=fewer, as_of=AS_OF, contract_version=8)
     assert [row[:3:2] for row in ledger_rows(people["bob"].pk, fewer)] == [("Demo form", 40)]
-    assert dict(Person.objects.values_list("email", "engagement_score")) == {
+    assert scores_by("email") == {
         "alice@acme.com": 40,
         "bob@acme.com": 40,
         "carol@beta.io": 0,
@@ -200,7 +199,7 @@ def test_fit_scores_are_written_in_the_same_pass(people):
     rules = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
     fit = services.FitScores(person_id=np.array([people["alice"].pk]), fit_score=np.array([72]))
     services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=8, fit=fit)
-    assert dict(Person.objects.values_list("email", "fit_score")) == {
+    assert scores_by("email", "fit_score") == {
         "alice@acme.com": 72,
         "bob@acme.com": 0,
         "carol@beta.io": 0,
@@ -245,12 +244,12 @@ def test_a_recorded_touchpoint_queues_a_refresh_under_the_contract_in_force(db, 
 def test_a_batch_refresh_equals_one_refresh_per_person(people):
     rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
     services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
-    bulk = dict(Person.objects.values_list("id", "engagement_score"))
-    Person.objects.update(engagement_score=0)
+    bulk = scores_by("id")
+    PersonScore.objects.update(engagement_score=0)
     ids = [person.pk for person in people.values()]
     scores = services.scores_refresh_people(person_ids=[*ids, 999_999], rules=rules, as_of=AS_OF, contract_version=7)
     assert scores == {people["alice"].pk: 54, people["bob"].pk: 0, people["carol"].pk: 0}
-    assert dict(Person.objects.values_list("id", "engagement_score")) == bulk
+    assert scores_by("id") == bulk
     assert list(AuditEntry.objects.filter(action="engagement_score_change").values_list("entity_id", flat=True)) == [
         people["alice"].pk
     ]
