@@ -3,8 +3,8 @@
 No Python object is made per row:
 - out: (person id, touchpoint id, rule index, occurred at) for every (touchpoint, rule) match, each
   column as one bytea of binary values that numpy reads directly;
-- in: (person id, score) by binary COPY (fixed-size records numpy builds) into a temporary table,
-  from which the narrow score table (PersonScore) is rebuilt whole.
+- in: the narrow score table (PersonScore), read out as binary columns, merged with the new scores
+  in numpy and loaded again whole by binary COPY (fixed-size records numpy builds).
 """
 
 import datetime as dt
@@ -112,80 +112,119 @@ def _copy_in(cursor, statement: sql.Composable, blocks) -> None:
         copy.write(COPY_TRAILER)
 
 
-SCORE_RECORD = np.dtype(
-    [("fields", ">i2"), ("person_length", ">i4"), ("person_id", ">i8"), ("score_length", ">i4"), ("score", ">i2")]
+PERSON_SCORE_RECORD = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("person_length", ">i4"),
+        ("person_id", ">i8"),
+        ("fit_length", ">i4"),
+        ("fit_score", ">i2"),
+        ("engagement_length", ">i4"),
+        ("engagement_score", ">i2"),
+        ("version_length", ">i4"),
+        ("contract_version", ">i4"),
+        ("computed_length", ">i4"),
+        ("computed_at", ">i8"),
+    ]
 )
 
 
-def _copy_scores(raw, table: str, person_id: np.ndarray, score: np.ndarray) -> None:
-    """A temporary table `table` (person_id key, score) loaded by binary COPY."""
-    block = np.zeros(len(person_id), dtype=SCORE_RECORD)
-    block["fields"] = 2
-    block["person_length"] = 8
-    block["person_id"] = person_id
-    block["score_length"] = 2
-    block["score"] = score
-    name = sql.Identifier(table)
-    raw.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(name))
-    raw.execute(sql.SQL("CREATE TEMPORARY TABLE {} (person_id bigint, score smallint) ON COMMIT DROP").format(name))
-    _copy_in(raw, sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(name), [block.tobytes()])
-    # With a key and statistics the joins below hash instead of looping over a table thought empty.
-    raw.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (person_id)").format(name))
-    raw.execute(sql.SQL("ANALYZE {}").format(name))
+def _read_person_scores(raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(person ids ascending, fit scores, engagement scores) of the score table, as binary columns."""
+    raw.execute(
+        sql.SQL(
+            "SELECT string_agg(int8send(person_id), ''::bytea), string_agg(int2send(fit_score), ''::bytea), "
+            "string_agg(int2send(engagement_score), ''::bytea) FROM {}"
+        ).format(sql.Identifier(PersonScore._meta.db_table)),
+        binary=True,
+    )
+    ids, fits, engagements = raw.fetchone()
+    if ids is None:
+        return np.empty(0, np.int64), np.empty(0, np.int16), np.empty(0, np.int16)
+    ids = np.frombuffer(ids, dtype=">i8").astype(np.int64)
+    # The table is loaded in key order, so this sort usually finds its work done.
+    order = np.argsort(ids, kind="stable")
+    return (
+        ids[order],
+        np.frombuffer(fits, dtype=">i2").astype(np.int16)[order],
+        np.frombuffer(engagements, dtype=">i2").astype(np.int16)[order],
+    )
+
+
+def _read_person_ids(raw) -> np.ndarray:
+    """Every person's id, ascending."""
+    raw.execute(
+        sql.SQL("SELECT string_agg(int8send(id), ''::bytea) FROM {}").format(sql.Identifier(Person._meta.db_table)),
+        binary=True,
+    )
+    (ids,) = raw.fetchone()
+    if ids is None:
+        return np.empty(0, np.int64)
+    return np.sort(np.frombuffer(ids, dtype=">i8").astype(np.int64))
+
+
+def _spread(ids: np.ndarray, values: np.ndarray, onto: np.ndarray, default: np.ndarray) -> np.ndarray:
+    """`default` with the values of `ids` placed where those ids sit in `onto` (sorted, holding all of them)."""
+    result = default.copy()
+    if len(ids):
+        result[np.searchsorted(onto, ids)] = values
+    return result
 
 
 def write_scores(
     person_id: np.ndarray, score: np.ndarray, *, contract_version: int, computed_at: dt.datetime, fit=None
 ) -> int:
-    """Rewrite the score table whole: one row per person, engagement from (person_id, score), 0 for
-    everyone else; fit from `fit` (a FitScores) where given, else as it was. Returns how many
-    engagement scores changed.
+    """Rewrite the score table whole: engagement from (person_id, score) and 0 for everyone else; fit
+    from `fit` (a FitScores) where given, else as it was. Returns how many engagement scores changed.
 
-    The new rows are built beside the table first; the table is then truncated and reloaded with
-    its indexes built after the load, so it is locked (readers wait) only for that last second or two.
+    The table's rows are read out and merged with the new scores in numpy, then the table is
+    truncated and reloaded by binary COPY in key order, its indexes built after the load: a rewrite
+    of a narrow table, so no person row is touched. The table is locked (score-sorted lists and
+    refreshes wait) from the truncation to the commit, a second or two at a million people.
     """
     table = PersonScore._meta.db_table
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        _copy_scores(raw, "scoring_new_engagement", person_id, score)
-        fit_join, fit_value = sql.SQL(""), sql.SQL("COALESCE(o.fit_score, 0)")
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as raw:
+        old_ids, old_fit, old_engagement = _read_person_scores(raw)
+        # One row per person: people with no row yet get one, rows of people deleted behind the
+        # application's back go.
+        ids = _read_person_ids(raw)
+        keep = np.isin(old_ids, ids, assume_unique=True)
+        old_ids, old_fit, old_engagement = old_ids[keep], old_fit[keep], old_engagement[keep]
+        person_id = np.asarray(person_id, dtype=np.int64)
+        fit_ids = np.empty(0, np.int64) if fit is None else np.asarray(fit.person_id, dtype=np.int64)
+        zeros = np.zeros(len(ids), dtype=np.int16)
+        engagement_before = _spread(old_ids, old_engagement, ids, zeros)
+        engagement = _spread(person_id, np.asarray(score, dtype=np.int16), ids, zeros)
+        fit_score = _spread(old_ids, old_fit, ids, zeros)
         if fit is not None:
-            _copy_scores(raw, "scoring_new_fit", fit.person_id, fit.fit_score)
-            fit_join = sql.SQL("LEFT JOIN scoring_new_fit f ON f.person_id = p.id")
-            fit_value = sql.SQL("COALESCE(f.score, o.fit_score, 0)")
-        raw.execute("DROP TABLE IF EXISTS scoring_rebuilt")
-        raw.execute(
-            sql.SQL(
-                "CREATE TEMPORARY TABLE scoring_rebuilt ON COMMIT DROP AS "
-                "SELECT p.id AS person_id, {fit_value}::smallint AS fit_score, "
-                "COALESCE(n.score, 0)::smallint AS engagement_score, "
-                "COALESCE(o.engagement_score, 0) <> COALESCE(n.score, 0) AS is_changed "
-                "FROM {person} p LEFT JOIN {table} o ON o.person_id = p.id "
-                "LEFT JOIN scoring_new_engagement n ON n.person_id = p.id {fit_join}"
-            ).format(
-                fit_value=fit_value,
-                person=sql.Identifier(Person._meta.db_table),
-                table=sql.Identifier(table),
-                fit_join=fit_join,
-            )
-        )
-        raw.execute("SELECT count(*) FILTER (WHERE is_changed) FROM scoring_rebuilt")
-        changed = raw.fetchone()[0]
+            fit_score = _spread(fit_ids, np.asarray(fit.fit_score, dtype=np.int16), ids, fit_score)
+        changed = int(np.count_nonzero(engagement != engagement_before))
+
+        block = np.zeros(len(ids), dtype=PERSON_SCORE_RECORD)
+        block["fields"] = 5
+        block["person_length"] = 8
+        block["person_id"] = ids
+        block["fit_length"] = 2
+        block["fit_score"] = fit_score
+        block["engagement_length"] = 2
+        block["engagement_score"] = engagement
+        block["version_length"] = 4
+        block["contract_version"] = contract_version
+        block["computed_length"] = 8
+        block["computed_at"] = engine.to_microseconds(computed_at) - POSTGRES_EPOCH_US
+
         raw.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
         indexes = _drop_indexes(raw, table)
-        raw.execute(
+        _copy_in(
+            raw,
             sql.SQL(
-                "INSERT INTO {table} (person_id, fit_score, engagement_score, contract_version, computed_at) "
-                "SELECT person_id, fit_score, engagement_score, {version}, {computed_at} FROM scoring_rebuilt "
-                "ORDER BY person_id"
-            ).format(
-                table=sql.Identifier(table),
-                version=sql.Literal(contract_version),
-                computed_at=sql.Literal(computed_at),
-            )
+                "COPY {} (person_id, fit_score, engagement_score, contract_version, computed_at) "
+                "FROM STDIN (FORMAT binary)"
+            ).format(sql.Identifier(table)),
+            [block.tobytes()],
         )
         _restore_indexes(raw, table, indexes)
-        raw.execute("DROP TABLE scoring_rebuilt")
     return changed
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from tandem.audit.models import AuditEntry
 from tandem.campaigns.models import Campaign
+from tandem.crm.models import Person
 from tandem.crm.tests.factories import make_person
 from tandem.scoring import services, tasks
 from tandem.scoring.models import CappedBy, PersonScore, ScoringRun
@@ -253,3 +254,31 @@ def test_a_batch_refresh_equals_one_refresh_per_person(people):
     assert list(AuditEntry.objects.filter(action="engagement_score_change").values_list("entity_id", flat=True)) == [
         people["alice"].pk
     ]
+
+
+def test_rescore_writes_a_row_for_every_person_keeping_fit_scores_it_was_not_given(people):
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    set_scores(people["alice"], fit=55)
+    PersonScore.objects.filter(person=people["carol"]).delete()  # e.g. a person loaded outside the application
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    rows = {
+        row.person_id: (row.fit_score, row.engagement_score, row.contract_version, row.computed_at)
+        for row in PersonScore.objects.all()
+    }
+    assert rows == {
+        people["alice"].pk: (55, 54, 7, AS_OF),
+        people["bob"].pk: (0, 0, 7, AS_OF),
+        people["carol"].pk: (0, 0, 7, AS_OF),
+    }
+    carol = Person.objects.select_related("scores").get(pk=people["carol"].pk)
+    assert (carol.fit_score, carol.engagement_score) == (0, 0)
+
+
+def test_a_person_without_a_score_row_reads_zero_and_a_refresh_makes_the_row(people):
+    rules = rules_of({"name": "Demo form", "touchpoint": "form_submit", "points": 40})
+    PersonScore.objects.filter(person=people["bob"]).delete()
+    bob = Person.objects.get(pk=people["bob"].pk)
+    assert (bob.fit_score, bob.engagement_score) == (0, 0)
+    assert services.score_person_refresh(person_id=bob.pk, rules=rules, as_of=AS_OF, contract_version=9) == 40
+    row = PersonScore.objects.get(person=bob)
+    assert (row.fit_score, row.engagement_score, row.contract_version, row.computed_at) == (0, 40, 9, AS_OF)
