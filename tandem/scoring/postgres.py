@@ -83,17 +83,25 @@ def read_matches(rules: EngagementRules, *, as_of: dt.datetime) -> dict[str, np.
     }
     if not rules.rules:
         return empty
+    # The values are turned into binary in the inner query, which parallel workers run (scanning and
+    # matching, the bulk of the work); only the concatenation is left to one process, as PostgreSQL
+    # before 16 cannot combine partial string_agg results.
     query = sql.SQL(
-        "SELECT string_agg(int8send(m.person_id), ''::bytea), string_agg(int8send(m.id), ''::bytea), "
-        "string_agg(int2send(m.rule_index::int2), ''::bytea), string_agg(timestamptz_send(m.occurred_at), ''::bytea) "
-        "FROM ({}) m"
+        "SELECT string_agg(m.person_id, ''::bytea), string_agg(m.id, ''::bytea), "
+        "string_agg(m.rule_index, ''::bytea), string_agg(m.occurred_at, ''::bytea) "
+        "FROM (SELECT int8send(x.person_id) AS person_id, int8send(x.id) AS id, "
+        "int2send(x.rule_index::int2) AS rule_index, timestamptz_send(x.occurred_at) AS occurred_at FROM ({}) x) m"
     ).format(matches_query(rules, as_of=as_of))
     connection.ensure_connection()
     # Django's cursors bind on the client, which cannot ask for binary results; this one can.
     with psycopg.Cursor(connection.connection) as raw:
         raw.execute("SET LOCAL jit = off")
+        # Rows handed from the workers to the leader cost next to nothing here: tell the planner so,
+        # or it keeps the whole scan in one process (measured a quarter to a third slower).
+        raw.execute("SET LOCAL parallel_tuple_cost = 0")
         raw.execute(query, binary=True)
         person_ids, touchpoint_ids, rule_indexes, occurred = raw.fetchone()
+        raw.execute("RESET parallel_tuple_cost")
     if person_ids is None:
         return empty
     return {
