@@ -91,12 +91,12 @@ def start_server(database_url: str, port: int, workers: int, threads: int) -> su
         "TANDEM_LOG_LEVEL": "ERROR",
     }
     environment.pop("REDIS_URL", None)
+    environment["TANDEM_WEB_THREADS"] = str(threads)
     command = [
-        sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
+        sys.executable, "-m", "gunicorn", "tandem.asgi:application",
         "--bind", f"127.0.0.1:{port}",
-        "--worker-class", "gthread",
+        "--worker-class", "asgi",
         "--workers", str(workers),
-        "--threads", str(threads),
         "--keep-alive", "30",
         "--backlog", "2048",
         "--no-control-socket",

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from django.db import close_old_connections, transaction
@@ -41,13 +42,13 @@ class _Pending:
     key: Hashable  # requests with the same key may be stored by one call of `store`
     store: Callable[[CheckedEvents], StoreResult]  # stores checked events (in the open transaction)
     alone: Callable[[], StoreResult]  # checks and stores this request's events in a transaction of its own
-    done: threading.Event = field(default_factory=threading.Event)
     result: StoreResult | None = None
     error: BaseException | None = None
+    done: Future = field(default_factory=Future)
 
 
 class EventWriter:
-    """One writer thread per process; `store` blocks until the request's events are committed."""
+    """One writer thread per process; what `submit` returns is done once the events are committed."""
 
     def __init__(self):
         self._queue: list[_Pending] = []
@@ -55,15 +56,15 @@ class EventWriter:
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def store(
+    def submit(
         self,
         *,
         checked: CheckedEvents,
         key: Hashable,
         store: Callable[[CheckedEvents], StoreResult],
         alone: Callable[[], StoreResult],
-    ) -> StoreResult:
-        """Store `checked` with whatever else is queued; returns once committed (or raises)."""
+    ) -> Future:
+        """Queue `checked` for the next shared commit; the future's result is the request's StoreResult."""
         pending = _Pending(checked=checked, key=key, store=store, alone=alone)
         with self._condition:
             self._queue.append(pending)
@@ -73,11 +74,14 @@ class EventWriter:
                 self._thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
                 self._thread.start()
             self._condition.notify()
-        if not pending.done.wait(WAIT_SECONDS):
-            raise WriterUnavailable("the shared commit did not finish in time")
-        if pending.error is not None:
-            raise pending.error
-        return pending.result
+        return pending.done
+
+    def store(self, **pending) -> StoreResult:
+        """Store with whatever else is queued; returns once committed (or raises)."""
+        try:
+            return self.submit(**pending).result(WAIT_SECONDS)
+        except TimeoutError:
+            raise WriterUnavailable("the shared commit did not finish in time") from None
 
     def _run(self) -> None:
         while True:
@@ -93,7 +97,10 @@ class EventWriter:
                         pending.error = error
             finally:
                 for pending in group:
-                    pending.done.set()
+                    if pending.error is not None:
+                        pending.done.set_exception(pending.error)
+                    else:
+                        pending.done.set_result(pending.result)
                 close_old_connections()
 
 

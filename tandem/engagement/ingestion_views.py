@@ -19,10 +19,12 @@ so a revoked key stops working within 10 seconds everywhere.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs
@@ -34,10 +36,10 @@ from django.db import IntegrityError, close_old_connections
 from django.http import HttpResponse
 
 from tandem.audit.actors import Actor, ActorType
-from tandem.engagement.group_commit import EventWriter
+from tandem.engagement.group_commit import WAIT_SECONDS, EventWriter
 from tandem.engagement.ingest import CheckedEvents, Limits, events_check
 from tandem.engagement.permissions import can_send_events
-from tandem.engagement.selectors import channel_classifier
+from tandem.engagement.selectors import channel_classifier, classifier_cache
 from tandem.engagement.services import StoreResult, events_store
 from tandem.integrations.models import ApiToken
 from tandem.integrations.services import token_authenticate, token_rate_check
@@ -229,11 +231,33 @@ def _actor(token: ApiToken) -> Actor:
     return Actor(type=ActorType.API, user=token.user, label=label[:190])
 
 
-Store = Callable[[list, ApiToken], StoreResult]
+@dataclass
+class _ToStore:
+    """A single event checked and ready to store, with what its answer needs."""
+
+    events: list
+    checked: CheckedEvents
+    token: ApiToken
+    default_channel: str
+    origin: str | None
+
+    def _store_shared(self, shared: CheckedEvents) -> StoreResult:
+        return events_store(checked=shared, by=_actor(self.token), default_channel=self.default_channel)
+
+    def submit(self):
+        """Queue for the process's shared commit; a future of the StoreResult."""
+        return writer.submit(
+            checked=self.checked,
+            key=(self.token.pk, self.default_channel),
+            store=lambda shared: events_store(
+                checked=shared, by=_actor(self.token), default_channel=self.default_channel
+            ),
+            alone=lambda: _check_and_store(self.events, self.token),
+        )
 
 
-def event_single(request: EventRequest, store: Store | None = None) -> Answer:
-    """POST /api/v1/events: one event; 201 when stored, 200 when its client event id was stored before."""
+def _single_prepare(request: EventRequest) -> Answer | _ToStore:
+    """Everything of a single event before storing it: key, body, checks; or the answer that ends it."""
     token, origin, refused = _authorise(request)
     if refused:
         return refused
@@ -241,14 +265,32 @@ def event_single(request: EventRequest, store: Store | None = None) -> Answer:
         event = _body(request, origin, settings.TANDEM_EVENTS_MAX_BATCH_BYTES)
     except _Refused as refusal:
         return refusal.answer
-    result = (store or _check_and_store)([event], token)
+    checked, default_channel = _check([event])
+    if not len(checked):
+        return _single_answer(events_store(checked=checked, by=_actor(token)), origin)
+    return _ToStore([event], checked, token, default_channel, origin)
+
+
+def _single_answer(result: StoreResult, origin: str | None) -> Answer:
     if result.rejected:
         rejection = result.rejected[0]
         return _error(422, [{"field": rejection.field, "message": rejection.reason}], origin)
     return _json(201 if result.stored else 200, {"stored": result.stored, "duplicates": result.duplicates}, origin)
 
 
-def event_batch(request: EventRequest, store: Store | None = None) -> Answer:
+def event_single(request: EventRequest, *, share_commits: bool = False) -> Answer:
+    """POST /api/v1/events: one event; 201 when stored, 200 when its client event id was stored before."""
+    prepared = _single_prepare(request)
+    if isinstance(prepared, Answer):
+        return prepared
+    if share_commits:
+        result = prepared.submit().result(WAIT_SECONDS)
+    else:
+        result = _check_and_store(prepared.events, prepared.token)
+    return _single_answer(result, prepared.origin)
+
+
+def event_batch(request: EventRequest) -> Answer:
     """POST /api/v1/events/batch: {"events": [...]}, up to 1,000 events and 1 MB.
 
     200 lists how many were stored, how many were duplicates and every rejected event (index,
@@ -297,19 +339,6 @@ def _check_and_store(events: list, token: ApiToken) -> StoreResult:
     raise AssertionError("unreachable")
 
 
-def _store_with_others(events: list, token: ApiToken) -> StoreResult:
-    """Check here, store in the process's shared commit with the other requests of the moment."""
-    checked, default_channel = _check(events)
-    if not len(checked):
-        return events_store(checked=checked, by=_actor(token), default_channel=default_channel)
-    return writer.store(
-        checked=checked,
-        key=(token.pk, default_channel),
-        store=lambda shared: events_store(checked=shared, by=_actor(token), default_channel=default_channel),
-        alone=lambda: _check_and_store(events, token),
-    )
-
-
 writer = EventWriter()
 
 ROUTES = {
@@ -331,8 +360,8 @@ def respond(request: EventRequest, *, share_commits: bool = False) -> Answer | N
         answer = _error(405, f"{request.method} is not allowed here; send events with POST.")
         answer.headers.append(("Allow", ALLOWED_METHODS))
         return answer
-    if share_commits and view is event_single:
-        return event_single(request, _store_with_others)
+    if view is event_single:
+        return event_single(request, share_commits=share_commits)
     return view(request)
 
 
@@ -375,6 +404,18 @@ def _wsgi_reader(environ) -> Callable[[int], bytes]:
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
+def _answer_here(request: EventRequest) -> Answer:
+    """The answer, with single events stored in the shared commit; never raises."""
+    try:
+        return respond(request, share_commits=True)
+    except Exception:
+        logger.exception("Storing events failed")
+        return _error(500, "The events could not be stored; nothing was acknowledged, so send them again.")
+    finally:
+        # What Django does at the end of each request: drop a connection that broke or aged out.
+        close_old_connections()
+
+
 class EventsApplication:
     """The WSGI application: the event paths answered here, every other request passed to Django."""
 
@@ -385,22 +426,104 @@ class EventsApplication:
         path = environ.get("PATH_INFO", "")
         if path not in ROUTES:
             return self.application(environ, start_response)
-        request = EventRequest(
-            method=environ["REQUEST_METHOD"],
-            path=path,
-            authorization=environ.get("HTTP_AUTHORIZATION", ""),
-            origin=environ.get("HTTP_ORIGIN"),
-            query=environ.get("QUERY_STRING", ""),
-            content_length=environ.get("CONTENT_LENGTH") or "",
-            read_body=_wsgi_reader(environ),
+        answer = _answer_here(
+            EventRequest(
+                method=environ["REQUEST_METHOD"],
+                path=path,
+                authorization=environ.get("HTTP_AUTHORIZATION", ""),
+                origin=environ.get("HTTP_ORIGIN"),
+                query=environ.get("QUERY_STRING", ""),
+                content_length=environ.get("CONTENT_LENGTH") or "",
+                read_body=_wsgi_reader(environ),
+            )
         )
-        try:
-            answer = respond(request, share_commits=True)
-        except Exception:
-            logger.exception("Storing events failed")
-            answer = _error(500, "The events could not be stored; nothing was acknowledged, so send them again.")
-        finally:
-            # What Django does at the end of each request: drop a connection that broke or aged out.
-            close_old_connections()
         start_response(_STATUS_LINES[answer.status], answer.headers)
         return [answer.body]
+
+
+def _prepared_from_memory(request: EventRequest) -> bool:
+    """Whether checking this request reads nothing from the database (its key and the rules are cached)."""
+    cached = _keys.get(_secret(request))
+    return cached is not None and cached[1] > time.monotonic() + 1 and classifier_cache.is_fresh()
+
+
+def _prepare_here(request: EventRequest) -> Answer | _ToStore:
+    try:
+        return _single_prepare(request)
+    except Exception:
+        logger.exception("Checking an event failed")
+        return _error(500, "The event could not be stored; nothing was acknowledged, so send it again.")
+    finally:
+        close_old_connections()
+
+
+class EventsASGIApplication:
+    """The ASGI application `tandem serve` runs: the event paths answered here, the rest passed on.
+
+    The event loop reads the request and writes the answer; checking and storing run on threads
+    (the database is reached synchronously): batches on a few threads of their own, single events
+    checked on a few others and then stored by the process's shared commit, which no thread waits for.
+    """
+
+    def __init__(self, application, *, batch_threads: int = 4, single_threads: int = 4):
+        self.application = application
+        self.batch_threads = ThreadPoolExecutor(max_workers=batch_threads, thread_name_prefix="event-batches")
+        self.single_threads = ThreadPoolExecutor(max_workers=single_threads, thread_name_prefix="single-events")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] not in ROUTES:
+            return await self.application(scope, receive, send)
+        headers = {}
+        for name, value in scope["headers"]:
+            if name in (b"authorization", b"origin", b"content-length"):
+                headers[name] = value.decode("latin-1")
+        limit = settings.TANDEM_EVENTS_MAX_BATCH_BYTES
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            if size <= limit:  # past the limit the rest is read but not kept: the answer is 413
+                chunks.append(chunk)
+            size += len(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        request = EventRequest(
+            method=scope["method"],
+            path=scope["path"],
+            authorization=headers.get(b"authorization", ""),
+            origin=headers.get(b"origin"),
+            query=scope.get("query_string", b"").decode("latin-1"),
+            content_length=headers.get(b"content-length", ""),
+            read_body=lambda limit: body,
+        )
+        loop = asyncio.get_running_loop()
+        if ROUTES[scope["path"]] is event_single and request.method == "POST":
+            # Checked here when the key and the channel rules are in memory (no database to wait
+            # for), else on a thread; the wait for the shared commit holds no thread either way.
+            if _prepared_from_memory(request):
+                answer = _prepare_here(request)
+            else:
+                answer = await loop.run_in_executor(self.single_threads, _prepare_here, request)
+            if isinstance(answer, _ToStore):
+                origin = answer.origin
+                try:
+                    answer = _single_answer(await asyncio.wrap_future(answer.submit()), origin)
+                except Exception:
+                    logger.exception("Storing an event failed")
+                    answer = _error(500, "The event could not be stored; nothing was acknowledged, so send it again.")
+        else:
+            answer = await loop.run_in_executor(self.batch_threads, _answer_here, request)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+        return None

@@ -52,6 +52,10 @@ class _ClassifierCache:
             self.read_at = time.monotonic()
         return self.classifier
 
+    def is_fresh(self, margin_seconds: float = 1) -> bool:
+        """Whether `get` will answer from memory for at least `margin_seconds` more."""
+        return self.classifier is not None and time.monotonic() - self.read_at < RULES_CACHE_SECONDS - margin_seconds
+
     def forget(self) -> None:
         self.read_at = -1e9
         self.classifier = None

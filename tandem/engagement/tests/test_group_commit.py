@@ -167,3 +167,63 @@ def test_the_wsgi_entry_answers_the_event_paths_and_passes_the_rest_to_django(ca
     assert (status, headers["Allow"]) == ("405 Method Not Allowed", "POST, OPTIONS")
     assert _call(application, "GET", "/people/") == ("200 OK", {"Content-Type": "text/plain"}, b"django")
     assert sorted(Touchpoint.objects.values_list("client_event_id", flat=True)) == ["w-1", "w-2"]
+
+
+def _asgi_call(application, method, path, body=b"", **headers):
+    import asyncio
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+    }
+    messages = [
+        {"type": "http.request", "body": body[:5], "more_body": True},
+        {"type": "http.request", "body": body[5:]},
+    ]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(application(scope, receive, send))
+    start, answer = sent
+    return start["status"], dict(start["headers"]), answer["body"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_asgi_entry_answers_the_event_paths_and_passes_the_rest_on(cast):
+    from tandem.engagement.ingestion_views import EventsASGIApplication
+
+    secret = token_create(by=cast.revops, user=cast.revops, name="Website", is_write_key=True).secret
+
+    async def other(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"django"})
+
+    application = EventsASGIApplication(other)
+    body = json.dumps(_event("a-1")).encode()
+    auth = {"authorization": f"Bearer {secret}"}
+    status, headers, answer = _asgi_call(application, "POST", "/api/v1/events", body, **auth)
+    assert (status, json.loads(answer)) == (201, {"stored": 1, "duplicates": 0})
+    assert headers[b"content-length"] == str(len(answer)).encode()
+    # The key is now remembered: this one is checked in the event loop itself.
+    status, _, answer = _asgi_call(application, "POST", "/api/v1/events", body, **auth)
+    assert (status, json.loads(answer)) == (200, {"stored": 0, "duplicates": 1})
+    status, _, answer = _asgi_call(application, "POST", "/api/v1/events", json.dumps(_event("a-2")).encode(), **auth)
+    assert (status, json.loads(answer)) == (201, {"stored": 1, "duplicates": 0})
+    status, _, answer = _asgi_call(application, "POST", "/api/v1/events", b'{"type": 1}', **auth)
+    assert status == 422
+    assert json.loads(answer)["detail"][0]["field"] == "type"
+    batch = json.dumps({"events": [_event("a-3"), _event("a-1")]}).encode()
+    status, _, answer = _asgi_call(application, "POST", "/api/v1/events/batch", batch, **auth)
+    assert (status, json.loads(answer)["stored"], json.loads(answer)["duplicates"]) == (200, 1, 1)
+    status, _, _ = _asgi_call(application, "POST", "/api/v1/events", body, authorization="Bearer wrong")
+    assert status == 401
+    assert _asgi_call(application, "GET", "/people/") == (200, {b"content-type": b"text/plain"}, b"django")
+    assert sorted(Touchpoint.objects.values_list("client_event_id", flat=True)) == ["a-1", "a-2", "a-3"]

@@ -57,19 +57,21 @@ class Command(BaseCommand):
         worker_command = [sys.executable, "-m", "tandem.cli", "manage", "run_huey"]
         if options["queue_workers"]:
             worker_command += ["--workers", str(options["queue_workers"])]
+        # gunicorn's asyncio worker: event collection is answered in its event loop (a fraction of
+        # the CPU a thread-per-request worker spends on each small request); pages run on threads.
         web_command = [
-            sys.executable, "-m", "gunicorn", "tandem.wsgi:application",
+            sys.executable, "-m", "gunicorn", "tandem.asgi:application",
             "--bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-            "--worker-class", "gthread",
+            "--worker-class", "asgi",
             "--workers", str(options["workers"]),
-            "--threads", str(options["threads"]),
             "--graceful-timeout", str(STOP_GRACE_SECONDS - 5),
             "--no-control-socket",
         ]  # fmt: skip
+        web_environment = {**environment, "TANDEM_WEB_THREADS": str(options["threads"])}
 
         # Own process groups: a Ctrl-C reaches the children once, through us, not twice.
         worker = subprocess.Popen(worker_command, env=environment, start_new_session=True)  # noqa: S603
-        web = subprocess.Popen(web_command, env=environment, start_new_session=True)  # noqa: S603
+        web = subprocess.Popen(web_command, env=web_environment, start_new_session=True)  # noqa: S603
         children = {"web server": web, "background worker": worker}
         received = []
 
