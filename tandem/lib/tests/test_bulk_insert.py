@@ -1,0 +1,57 @@
+import datetime as dt
+
+import pytest
+
+from tandem.audit.models import AuditEntry
+from tandem.crm.models import Person
+from tandem.lib.bulk_insert import BulkInserter, allocate_ids
+
+pytestmark = pytest.mark.django_db
+
+AWKWARD_TEXT = 'tab\there, new\nline, back\\slash, "quote", carriage\rreturn, ünïcødé, \\N'
+
+
+def test_rows_written_in_bulk_read_back_as_the_orm_writes_them():
+    at = dt.datetime(2025, 3, 4, 5, 6, 7, 891, tzinfo=dt.UTC)
+    fields = {
+        "first_name": AWKWARD_TEXT,
+        "last_name": "",
+        "title": "\\.",
+        "fit_score": -32768,
+        "engagement_score": 32767,
+        "predictive_score": None,
+        "consent_email": False,
+        "consent_tracking": True,
+        "custom_fields": {"segment": "SMB", "nested": {"list": [1, 2.5, None, "x\ty"]}, "tab": "a\tb"},
+        "lifecycle_stage_id": "lead",
+        "lead_status_id": None,
+        "stage_entered_at": at,
+        "last_activity_at": at,
+        "created_at": at,
+        "updated_at": at,
+        "import_fingerprint": -(2**63),
+        "import_row_count": 3,
+    }
+    person_id = allocate_ids(Person, 1)[0]
+    BulkInserter().write(Person, [{"id": person_id, "email": "bulk@example.com", **fields}])
+    Person.objects.create(email="orm@example.com", **fields)
+
+    bulk = Person.objects.values(*fields).get(email="bulk@example.com")
+    orm = Person.objects.values(*fields).get(email="orm@example.com")
+    assert bulk == orm
+    assert bulk["first_name"] == AWKWARD_TEXT
+    assert bulk["custom_fields"]["nested"] == {"list": [1, 2.5, None, "x\ty"]}
+    assert bulk["created_at"] == at
+
+
+def test_json_columns_keep_nulls_and_values_that_are_not_objects():
+    at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    rows = [
+        {"at": at, "actor_label": "bulk", "action": "test", "entity_type": "t", "entity_id": 1, "before": None},
+        {"at": at, "actor_label": "bulk", "action": "test", "entity_type": "t", "entity_id": 2, "before": "text"},
+        {"at": at, "actor_label": "bulk", "action": "test", "entity_type": "t", "entity_id": 3, "before": [1, "a"]},
+    ]
+    BulkInserter().write(AuditEntry, rows)
+    stored = dict(AuditEntry.objects.filter(action="test").values_list("entity_id", "before"))
+    assert stored == {1: None, 2: "text", 3: [1, "a"]}
+    assert AuditEntry.objects.filter(action="test", before__isnull=True).count() == 1
