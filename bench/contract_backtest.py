@@ -4,13 +4,14 @@
     python bench/contract_backtest.py --full     # 1,000,000 people, 10,000,000 touchpoints (or TANDEM_BENCH_FULL=1)
 
 Needs PostgreSQL: the data is generated with generate_series into its own database (default
-postgres://root@127.0.0.1:5432/tandem_bench_backtest, created when missing) and reused by later
-runs of the same size. The company looks like a B2B marketing database: accounts with industries,
-sizes and regions; people with titles and buying roles (about a quarter fit the default ideal
-customer profile); two years of touchpoints, mostly page views and email, with a few very active
-people; and a stage history for everyone: created as a lead or subscriber, and for some, MQL, then
-SAL, SQL, opportunity and customer, or rejected by sales back to recycled or disqualified with the
-hand-off's reason.
+postgres://root@127.0.0.1:5432/tandem_bench_backtest, tandem_bench_backtest_full with --full;
+created when missing) and reused by later runs of the same size. The company looks like a B2B
+marketing database: accounts with industries, sizes and regions; people with titles and buying
+roles (about a fifth fit the default ideal customer profile); two years of touchpoints, mostly page
+views and email, bunched around each person's own buying weeks, with a few very active people; and
+a stage history for everyone: created as a lead or subscriber, and for one in eight, MQL in those
+weeks, then SAL, SQL, opportunity and customer, or rejected by sales back to recycled or
+disqualified with the hand-off's reason.
 
 The figure is the median of RUNS runs of tandem.contract.backtest.contract_backtest (the default
 contract in force against a proposal that raises the engagement bar and changes two rules, the
@@ -36,6 +37,8 @@ FULL = {"people": 1_000_000, "touchpoints": 10_000_000}
 PEOPLE_PER_ACCOUNT = 10
 HISTORY_DAYS = 730
 DEFAULT_DATABASE_URL = "postgres://root@127.0.0.1:5432/tandem_bench_backtest"
+# The full size lives in a database of its own, so that switching sizes does not generate again.
+FULL_DATABASE_URL = "postgres://root@127.0.0.1:5432/tandem_bench_backtest_full"
 AS_OF = dt.datetime(2025, 6, 30, 12, 0, tzinfo=dt.UTC)
 
 
@@ -65,7 +68,7 @@ def parse_args(argv):
     parser.add_argument("--full", action="store_true", default=os.environ.get("TANDEM_BENCH_FULL") == "1")
     parser.add_argument("--people", type=int)
     parser.add_argument("--touchpoints", type=int)
-    parser.add_argument("--database-url", default=os.environ.get("TANDEM_BENCH_BACKTEST_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--database-url", default=os.environ.get("TANDEM_BENCH_BACKTEST_URL"))
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--months", type=int, default=MONTHS)
     return parser.parse_args(argv)
@@ -117,7 +120,8 @@ INSERT INTO crm_stagechange (person_id, from_stage_id, to_stage_id, at, actor_ty
 SELECT id, NULL, lifecycle_stage_id, created_at, 'import', 'Import', 'Created', '{}' FROM crm_person
 """
 
-# Each person's path after creation: about one in eight became MQL; of those some were rejected
+# Each person's path after creation: about one in eight became MQL, in the weeks of their busiest
+# touchpoints (see GENERATE_TOUCHPOINTS); of those some were rejected
 # (most back to recycled, some disqualified), the others accepted and some went further. A step
 # that would fall after AS_OF did not happen, and neither did the steps after it.
 PLAN_PATHS = """
@@ -129,7 +133,10 @@ SELECT p.id, p.lifecycle_stage_id AS first_stage, m.mql_at,
     random() * interval '40 days' AS sql_after, random() * interval '60 days' AS opportunity_after,
     random() * interval '90 days' AS customer_after
 FROM crm_person p
-CROSS JOIN LATERAL (SELECT p.created_at + random() * (%(as_of)s - p.created_at) AS mql_at) m
+CROSS JOIN LATERAL (
+    SELECT least(%(as_of)s, greatest(p.created_at,
+        %(as_of)s - ((p.id * 7919) %% 700) * interval '1 day' + random() * interval '25 days')) AS mql_at
+) m
 CROSS JOIN LATERAL (
     SELECT random() < 0.3 AS rejected,
         'Hand-off rejected: ' || (ARRAY['Not our ICP', 'No budget', 'Bad contact data', 'Student or competitor',
@@ -175,11 +182,12 @@ WHERE p.id = last.person_id
 """
 
 # Touchpoint types weighted like a marketing database: mostly page views and email, few meetings.
-# A few people are far more active than the rest (the power on random()).
+# A few people are far more active than the rest (the power on random()), and most of a person's
+# touchpoints bunch in the weeks around one moment of their own, as a buying journey does.
 GENERATE_TOUCHPOINTS = """
 INSERT INTO engagement_touchpoint (person_id, anonymous_id, type, channel, campaign_id, utm_source, utm_medium,
     utm_campaign, utm_term, utm_content, url, referrer, occurred_at, properties)
-SELECT %(first_person)s + floor(power(random(), 1.3) * %(people)s)::bigint, '',
+SELECT p.person_id, '',
     k.type, '', CASE WHEN k.type = 'webinar' THEN (%(campaigns)s::bigint[])[1 + floor(random() * 3)::int] END,
     '', '', '', '', '',
     CASE WHEN k.type = 'page_view' THEN (ARRAY['https://bench.example/pricing', 'https://bench.example/product/a',
@@ -187,16 +195,21 @@ SELECT %(first_person)s + floor(power(random(), 1.3) * %(people)s)::bigint, '',
         'https://bench.example/Pricing?plan=team', 'https://bench.example/product/b', 'https://bench.example/docs',
         'https://bench.example/blog/y', 'https://bench.example/customers'])
         [1 + floor(random() * 10)::int] ELSE '' END,
-    '', %(as_of)s - random() * interval '730 days',
+    '',
+    CASE WHEN random() < 0.6
+        THEN %(as_of)s - ((p.person_id * 7919) %% 700) * interval '1 day' - random() * interval '30 days'
+        ELSE %(as_of)s - random() * interval '730 days' END,
     CASE WHEN k.type = 'email_click' AND random() < 0.05 THEN '{"action": "unsubscribe"}'::jsonb ELSE '{}'::jsonb END
 FROM generate_series(1, %(touchpoints)s) g
-CROSS JOIN LATERAL (SELECT random() + g * 0 AS draw) d
+CROSS JOIN LATERAL (
+    SELECT %(first_person)s + floor(power(random(), 1.3) * %(people)s)::bigint + g * 0 AS person_id, random() AS draw
+) p
 CROSS JOIN LATERAL (
     SELECT CASE
-        WHEN d.draw < 0.50 THEN 'page_view' WHEN d.draw < 0.70 THEN 'email_open' WHEN d.draw < 0.82 THEN 'email_sent'
-        WHEN d.draw < 0.88 THEN 'email_click' WHEN d.draw < 0.92 THEN 'ad_click'
-        WHEN d.draw < 0.95 THEN 'content_download' WHEN d.draw < 0.975 THEN 'form_submit'
-        WHEN d.draw < 0.99 THEN 'webinar' WHEN d.draw < 0.995 THEN 'event' ELSE 'meeting_booked' END AS type
+        WHEN p.draw < 0.50 THEN 'page_view' WHEN p.draw < 0.70 THEN 'email_open' WHEN p.draw < 0.82 THEN 'email_sent'
+        WHEN p.draw < 0.88 THEN 'email_click' WHEN p.draw < 0.92 THEN 'ad_click'
+        WHEN p.draw < 0.95 THEN 'content_download' WHEN p.draw < 0.975 THEN 'form_submit'
+        WHEN p.draw < 0.99 THEN 'webinar' WHEN p.draw < 0.995 THEN 'event' ELSE 'meeting_booked' END AS type
 ) k
 """
 
@@ -274,14 +287,17 @@ def versions():
 
 
 def measure(runs: int, months: int) -> dict:
+    from tandem.contract import backtest
     from tandem.contract.backtest import contract_backtest
 
     current, proposed = versions()
-    seconds, result = [], None
+    seconds, steps, result = [], [], None
     for run_number in range(runs):
         started = time.perf_counter()
         result = contract_backtest(proposed=proposed, current=current, months=months, end=AS_OF)
         seconds.append(time.perf_counter() - started)
+        steps.append(dict(backtest.last_step_seconds))
+        print(f"    steps: {steps[-1]}")
         print(
             f"  run {run_number + 1}: {seconds[-1]:.2f} s; MQLs {result.current.mqls:,} (v1) / "
             f"{result.proposed.mqls:,} (v2), customers {result.current.reached.get('customer', 0):,} / "
@@ -295,6 +311,7 @@ def measure(runs: int, months: int) -> dict:
             "runs": runs,
             "months": months,
             "seconds_per_run": [round(value, 2) for value in seconds],
+            "step_seconds_per_run": steps,
             "people_in_backtest": result.people,
             "touchpoints_in_backtest": result.touchpoints,
             "mqls": {"current": result.current.mqls, "proposed": result.proposed.mqls},
@@ -312,14 +329,15 @@ def main(argv=None) -> int:
         sizes["people"] = args.people
     if args.touchpoints:
         sizes["touchpoints"] = args.touchpoints
+    database_url = args.database_url or (FULL_DATABASE_URL if args.full else DEFAULT_DATABASE_URL)
     discard_result(BENCHMARK)
     try:
-        if not args.database_url.startswith("postgres"):
+        if not database_url.startswith("postgres"):
             raise BenchmarkError("the backtest benchmark measures the PostgreSQL path; give a postgres:// URL")
-        ensure_database(args.database_url)
-        setup_django(args.database_url)
+        ensure_database(database_url)
+        setup_django(database_url)
         database = database_label()
-        print(f"Database: {database} at {args.database_url.split('@')[-1]}")
+        print(f"Database: {database} at {database_url.split('@')[-1]}")
         load = ensure_dataset(sizes)
         backtest = measure(args.runs, args.months)
     except BenchmarkError as error:

@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -50,10 +50,24 @@ CHECKPOINT_DAYS = 7
 LOOKBACK_DAYS = 365
 MAX_MONTHS = 36
 # Touchpoints are read from PostgreSQL this many days at a time (one bytea each, far under its 1 GB).
-READ_DAYS = 61
+READ_DAYS = 122
 # Slack for the float sums of the upper bound: it only decides who is scored exactly.
 BOUND_SLACK = 1e-6
 NO_REASON = "no reason given"
+
+# Seconds of each step of the latest backtest in this process, for benchmarks and logs.
+last_step_seconds: dict[str, float] = {}
+
+
+class _Steps:
+    def __init__(self):
+        last_step_seconds.clear()
+        self.started = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        last_step_seconds[name] = round(last_step_seconds.get(name, 0) + now - self.started, 3)
+        self.started = now
 
 
 @dataclass
@@ -172,31 +186,39 @@ def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, e
     words = max(1, math.ceil(len(sources) / 63))
     masks = []
     for word in range(words):
-        parts = [
-            sql.SQL("CASE WHEN {} THEN {}::int8 ELSE 0::int8 END").format(
-                rule_match_condition(rule, campaigns), sql.Literal(1 << (index % 63))
-            )
-            for index, rule in enumerate(sources)
-            if index // 63 == word
-        ]
-        masks.append(sql.SQL(" | ").join(parts) if parts else sql.SQL("0::int8"))
+        # One CASE on the type, then only the conditions of that type's rules with a URL, campaign or property.
+        by_type: dict[str, list] = {}
+        for index, rule in enumerate(sources):
+            if index // 63 == word:
+                by_type.setdefault(rule.touchpoint, []).append((rule, sql.Literal(1 << (index % 63))))
+        branches = []
+        for touchpoint, items in by_type.items():
+            parts = [
+                sql.SQL("CASE WHEN {} THEN {}::int8 ELSE 0::int8 END").format(
+                    rule_match_condition(rule, campaigns), bit
+                )
+                if rule.url is not None or rule.campaign or rule.properties
+                else sql.SQL("{}::int8").format(bit)
+                for rule, bit in items
+            ]
+            branches.append(sql.SQL("WHEN {} THEN {}").format(sql.Literal(touchpoint), sql.SQL(" | ").join(parts)))
+        masks.append(sql.SQL("CASE t.type {} ELSE 0::int8 END").format(sql.SQL(" ").join(branches)))
     record = sql.SQL(" || ").join(
         [
             sql.SQL("int8send(t.id)"),
             sql.SQL("int8send(t.person_id)"),
             sql.SQL("timestamptz_send(t.occurred_at)"),
-            *(sql.SQL("int8send(t.mask{})").format(sql.Literal(word)) for word in range(words)),
+            *(sql.SQL("int8send({})").format(mask) for mask in masks),
         ]
     )
-    any_bit = sql.SQL(" OR ").join(sql.SQL("t.mask{} <> 0").format(sql.Literal(word)) for word in range(words))
+    # Every touchpoint is counted; those of a scored type come back as a record. OFFSET 0 keeps the
+    # subquery whole, so that parallel workers build the records and the leader only appends them.
     query = sql.SQL(
-        "SELECT count(*), string_agg({record}, ''::bytea) FILTER (WHERE {any_bit}) FROM ("
-        "SELECT t.id, t.person_id, t.occurred_at, {masks} FROM {table} t "
-        "WHERE t.person_id IS NOT NULL AND t.occurred_at >= {low} AND t.occurred_at {upper} {high}) t"
+        "SELECT count(*), string_agg(t.record, ''::bytea) FROM ("
+        "SELECT CASE WHEN t.type = ANY({types}) THEN {record} END AS record FROM {table} t "
+        "WHERE t.person_id IS NOT NULL AND t.occurred_at >= {low} AND t.occurred_at {upper} {high} OFFSET 0) t"
     )
-    masks_sql = sql.SQL(", ").join(
-        sql.SQL("{} AS {}").format(mask, sql.Identifier(f"mask{word}")) for word, mask in enumerate(masks)
-    )
+    types = sorted({rule.touchpoint for rule in sources})
     dtype = np.dtype(
         [("id", ">i8"), ("person_id", ">i8"), ("occurred_at", ">i8")] + [(f"mask{w}", ">i8") for w in range(words)]
     )
@@ -205,15 +227,16 @@ def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, e
     while bounds[-1] + dt.timedelta(days=READ_DAYS) < end:
         bounds.append(bounds[-1] + dt.timedelta(days=READ_DAYS))
     bounds.append(end)
-    connection.ensure_connection()
     # Django's cursors bind on the client, which cannot ask for binary results; this one can.
-    with psycopg.Cursor(connection.connection) as raw:
+    with transaction.atomic(), psycopg.Cursor(connection.connection) as raw:
+        # Sending the records from the workers costs little next to building them.
+        raw.execute("SET LOCAL jit = off")
+        raw.execute("SET LOCAL parallel_tuple_cost = 0")
         for index in range(len(bounds) - 1):
             upper = "<=" if index == len(bounds) - 2 else "<"
             statement = query.format(
+                types=sql.Literal(types),
                 record=record,
-                any_bit=any_bit,
-                masks=masks_sql,
                 table=sql.Identifier(Touchpoint._meta.db_table),
                 low=sql.Literal(bounds[index]),
                 upper=sql.SQL(upper),
@@ -270,78 +293,52 @@ def _rejection_filter() -> dict:
 def _history(start: dt.datetime) -> _History:
     stages = [None, *LifecycleStage.objects.order_by("key").values_list("key", flat=True)]
     code_of = {key: code for code, key in enumerate(stages)}
-    # Only rejections inside the window are ever reported.
-    # Code 0 is "not a rejection"; a NULL there matches no reason, not even a blank one.
-    reasons = [
-        None,
-        *StageChange.objects.filter(person_id__isnull=False, at__gte=start, **_rejection_filter())
-        .order_by("reason")
-        .values_list("reason", flat=True)
-        .distinct(),
-    ]
-    reason_of = {reason: code for code, reason in enumerate(reasons) if code}
     changes = StageChange.objects.filter(person_id__isnull=False)
+    # Only rejections inside the window are ever reported, so only their reasons are read.
+    rejections = dict(changes.filter(at__gte=start, **_rejection_filter()).values_list("id", "reason"))
+    reasons = [None, *sorted(set(rejections.values()))]  # code 0: not a rejection
+    reason_of = {reason: code for code, reason in enumerate(reasons) if code}
     if connection.vendor == "postgresql":
         import psycopg
         from psycopg import sql
 
         from tandem.scoring.postgres import POSTGRES_EPOCH_US
 
+        # One group per move (from, to): the stage codes are given per group, not per row.
         query = sql.SQL(
-            "SELECT string_agg(int8send(id) || int8send(person_id) || timestamptz_send(at) "
-            "|| int2send(coalesce(array_position(%(stages)s::text[], from_stage_id), 1)::int2 - 1::int2) "
-            "|| int2send(array_position(%(stages)s::text[], to_stage_id)::int2 - 1::int2) "
-            "|| int4send(CASE WHEN at >= %(start)s AND from_stage_id = ANY(%(from)s) AND to_stage_id = ANY(%(to)s) "
-            "THEN coalesce(array_position(%(reasons)s::text[], reason), 1) - 1 ELSE 0 END), ''::bytea) "
-            "FROM {} WHERE person_id IS NOT NULL"
+            "SELECT from_stage_id, to_stage_id, "
+            "string_agg(int8send(id) || int8send(person_id) || timestamptz_send(at), ''::bytea) "
+            "FROM {} WHERE person_id IS NOT NULL GROUP BY from_stage_id, to_stage_id"
         ).format(sql.Identifier(StageChange._meta.db_table))
         connection.ensure_connection()
+        record = np.dtype([("id", ">i8"), ("person_id", ">i8"), ("at", ">i8")])
+        parts = []
         with psycopg.Cursor(connection.connection) as raw:
-            raw.execute(
-                query,
-                {
-                    "stages": [key or "" for key in stages],
-                    "reasons": reasons,
-                    "start": start,
-                    "from": list(REJECTED_FROM),
-                    "to": list(REJECTED_TO),
-                },
-                binary=True,
-            )
-            data = raw.fetchone()[0] or b""
-        rows = np.frombuffer(
-            data,
-            dtype=[
-                ("id", ">i8"),
-                ("person_id", ">i8"),
-                ("at", ">i8"),
-                ("from_stage", ">i2"),
-                ("to_stage", ">i2"),
-                ("reason", ">i4"),
-            ],
-        )
-        change_id = rows["id"].astype(np.int64)
-        person_id = rows["person_id"].astype(np.int64)
-        at_us = rows["at"].astype(np.int64) + POSTGRES_EPOCH_US
-        from_stage = rows["from_stage"].astype(np.int16)
-        to_stage = rows["to_stage"].astype(np.int16)
-        reason = rows["reason"].astype(np.int32)
+            raw.execute(query, binary=True)
+            for from_stage, to_stage, data in raw.fetchall():
+                rows = np.frombuffer(data, dtype=record)
+                parts.append((rows, code_of[from_stage], code_of[to_stage]))
+        change_id = np.concatenate([rows["id"] for rows, _, _ in parts] or [[]]).astype(np.int64)
+        person_id = np.concatenate([rows["person_id"] for rows, _, _ in parts] or [[]]).astype(np.int64)
+        at_us = np.concatenate([rows["at"] for rows, _, _ in parts] or [[]]).astype(np.int64) + POSTGRES_EPOCH_US
+        from_stage = np.concatenate([np.full(len(rows), code, np.int16) for rows, code, _ in parts] or [[]])
+        to_stage = np.concatenate([np.full(len(rows), code, np.int16) for rows, _, code in parts] or [[]])
+        from_stage, to_stage = from_stage.astype(np.int16), to_stage.astype(np.int16)
     else:
-        rows = list(changes.values_list("id", "person_id", "at", "from_stage_id", "to_stage_id", "reason"))
-        start_us = to_microseconds(start)
+        rows = list(changes.values_list("id", "person_id", "at", "from_stage_id", "to_stage_id"))
         change_id = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         person_id = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
         at_us = np.fromiter((to_microseconds(row[2]) for row in rows), dtype=np.int64, count=len(rows))
         from_stage = np.fromiter((code_of[row[3]] for row in rows), dtype=np.int16, count=len(rows))
         to_stage = np.fromiter((code_of[row[4]] for row in rows), dtype=np.int16, count=len(rows))
-        rejected = [
-            row[3] in REJECTED_FROM and row[4] in REJECTED_TO and to_microseconds(row[2]) >= start_us for row in rows
-        ]
-        reason = np.fromiter(
-            (reason_of[row[5]] if is_rejection else 0 for row, is_rejection in zip(rows, rejected, strict=True)),
-            dtype=np.int32,
-            count=len(rows),
-        )
+    reason = np.zeros(len(change_id), dtype=np.int32)
+    if rejections:
+        ids = np.fromiter(rejections, dtype=np.int64, count=len(rejections))
+        codes = np.fromiter((reason_of[text] for text in rejections.values()), dtype=np.int32, count=len(ids))
+        sorter = np.argsort(ids)
+        position = np.minimum(np.searchsorted(ids[sorter], change_id), len(ids) - 1)
+        hit = ids[sorter][position] == change_id
+        reason[hit] = codes[sorter][position[hit]]
     order = np.lexsort((change_id, at_us, person_id))
     return _History(
         person_id=person_id[order],
@@ -513,23 +510,15 @@ def _people_among(person_ids: list[int]):
     return Person.objects.filter(pk__in=RawSQL("SELECT value FROM json_each(%s)", [json.dumps(person_ids)]))
 
 
-def _fit_passes(version: ContractVersion, rule: MqlRule, crossed: dict[int, int], segment_of, end) -> set[int]:
-    """Who of the people whose engagement crossed also met the fit bar (and the extra condition) at the end."""
-    if not crossed:
-        return set()
-    ids = sorted(crossed)
-    people = _people_among(ids).filter(created_at__lte=end)
-    allowed = None
-    if rule.when is not None:
-        allowed = set(people.filter(to_q(rule.when, as_of=end)).values_list("pk", flat=True))
-    rules = fit_rules_parse(version.document["fit"]["rules"])
-    passed = set()
-    for person_id, facts in facts_for_people(rules, as_of=end, people=people):
-        if allowed is not None and person_id not in allowed:
-            continue
-        if fit_score(rules, facts)[0] >= segment_of.get(person_id, rule.thresholds).fit_score_at_least:
-            passed.add(person_id)
-    return passed
+def _fit_scores(fit_rules: list, person_ids: set[int], end: dt.datetime) -> dict[int, int]:
+    """The fit score at the end of the window of each of these people (those created by then)."""
+    if not person_ids:
+        return {}
+    rules = fit_rules_parse(fit_rules)
+    people = _people_among(sorted(person_ids)).filter(created_at__lte=end)
+    return {
+        person_id: fit_score(rules, facts)[0] for person_id, facts in facts_for_people(rules, as_of=end, people=people)
+    }
 
 
 def _outcome(version: ContractVersion, qualified: dict[int, int], history: _History, checkpoints) -> Outcome:
@@ -578,9 +567,17 @@ def _outcome(version: ContractVersion, qualified: dict[int, int], history: _Hist
     return outcome
 
 
-def _replay(
-    version: ContractVersion, rules: EngagementRules, lines: _Lines, history: _History, checkpoints, end
-) -> Outcome:
+@dataclass
+class _Replay:
+    """One version's MQL rule, its segments and whose engagement crossed the bar when."""
+
+    version: ContractVersion
+    rule: MqlRule
+    segment_of: dict
+    crossed: dict[int, int]
+
+
+def _crossings(version: ContractVersion, rules: EngagementRules, lines: _Lines, history: _History, checkpoints, end):
     rule = MqlRule.of(version)
     # Segments and the extra condition are judged on today's data, like fit.
     segment_of = {}
@@ -604,8 +601,23 @@ def _replay(
         bar_of=bar_of,
         from_stages=set(rule.from_stages),
     )
-    passed = _fit_passes(version, rule, crossed, segment_of, end)
-    return _outcome(version, {person_id: crossed[person_id] for person_id in passed}, history, checkpoints)
+    return _Replay(version=version, rule=rule, segment_of=segment_of, crossed=crossed)
+
+
+def _qualified(replay: _Replay, fits: dict[int, int], end) -> dict[int, int]:
+    """{person id: checkpoint index} of those whose engagement crossed and who also met the fit bar and the
+    extra condition at the end of the window."""
+    rule, crossed = replay.rule, replay.crossed
+    allowed = None
+    if rule.when is not None and crossed:
+        allowed = set(_people_among(sorted(crossed)).filter(to_q(rule.when, as_of=end)).values_list("pk", flat=True))
+    return {
+        person_id: step
+        for person_id, step in crossed.items()
+        if person_id in fits
+        and fits[person_id] >= replay.segment_of.get(person_id, rule.thresholds).fit_score_at_least
+        and (allowed is None or person_id in allowed)
+    }
 
 
 def contract_backtest(
@@ -629,16 +641,46 @@ def contract_backtest(
 
     rule_sets = [engagement_rules_parse(version.document["engagement"]) for version in (current, proposed)]
     since = start - dt.timedelta(days=LOOKBACK_DAYS)
+    step = _Steps()
     read = _lines_from_postgres if connection.vendor == "postgresql" else _lines_from_batch
     (current_lines, proposed_lines), touchpoints = read(rule_sets, since, end)
+    step("touchpoints")
     history = _history(start)
+    people = Person.objects.filter(created_at__lte=end).count()
+    step("history")
+    replays = []
+    for version, rules, lines in ((current, rule_sets[0], current_lines), (proposed, rule_sets[1], proposed_lines)):
+        replays.append(_crossings(version, rules, lines, history, checkpoints, end))
+        step("engagement")
+    # Fit only for those whose engagement crossed; once for both versions when their fit rules agree.
+    fits_by_rules: dict[str, dict[int, int]] = {}
+    for replay in replays:
+        key = json.dumps(replay.version.document["fit"]["rules"], sort_keys=True)
+        if key not in fits_by_rules:
+            wanted = set().union(
+                *(
+                    other.crossed
+                    for other in replays
+                    if json.dumps(other.version.document["fit"]["rules"], sort_keys=True) == key
+                )
+            )
+            fits_by_rules[key] = _fit_scores(replay.version.document["fit"]["rules"], wanted, end)
+    qualified = [
+        _qualified(replay, fits_by_rules[json.dumps(replay.version.document["fit"]["rules"], sort_keys=True)], end)
+        for replay in replays
+    ]
+    step("fit")
+    current_outcome, proposed_outcome = (
+        _outcome(replay.version, found, history, checkpoints) for replay, found in zip(replays, qualified, strict=True)
+    )
+    step("outcomes")
     return Backtest(
         start=start,
         end=end,
         months=months,
-        current=_replay(current, rule_sets[0], current_lines, history, checkpoints, end),
-        proposed=_replay(proposed, rule_sets[1], proposed_lines, history, checkpoints, end),
-        people=Person.objects.filter(created_at__lte=end).count(),
+        current=current_outcome,
+        proposed=proposed_outcome,
+        people=people,
         touchpoints=touchpoints,
         seconds=time.perf_counter() - started,
     )
