@@ -121,13 +121,20 @@ class Backtest:
 
 
 @dataclass
-class _Lines:
-    """One version's matched (touchpoint, rule) lines as arrays."""
+class _Touchpoints:
+    """The touchpoints of the period as arrays, shared by both versions."""
 
-    person_id: np.ndarray
     touchpoint_id: np.ndarray
-    rule_index: np.ndarray
+    person_id: np.ndarray
     occurred_at_us: np.ndarray
+
+
+@dataclass
+class _Lines:
+    """One version's matched (touchpoint, rule) lines: positions in _Touchpoints and rule indexes."""
+
+    position: np.ndarray
+    rule_index: np.ndarray
 
 
 def _condition_key(rule) -> tuple:
@@ -147,18 +154,8 @@ def _lines_from_batch(rule_sets: list[EngagementRules], since: dt.datetime, end:
         .values_list("id", "person_id", "type", "url", "campaign__name", "occurred_at", "properties")
     )
     batch = TouchpointBatch.from_rows(rows.iterator(chunk_size=50_000))
-    found = []
-    for rules in rule_sets:
-        positions, rule_index = match_touchpoints(rules, batch)
-        found.append(
-            _Lines(
-                person_id=batch.person_id[positions],
-                touchpoint_id=batch.touchpoint_id[positions],
-                rule_index=rule_index,
-                occurred_at_us=batch.occurred_at_us[positions],
-            )
-        )
-    return found, len(batch.touchpoint_id)
+    touchpoints = _Touchpoints(batch.touchpoint_id, batch.person_id, batch.occurred_at_us)
+    return touchpoints, [_Lines(*match_touchpoints(rules, batch)) for rules in rule_sets], len(batch.touchpoint_id)
 
 
 def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, end: dt.datetime):
@@ -261,16 +258,13 @@ def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, e
             hit = np.flatnonzero(mask_words[bit // 63] & (1 << (bit % 63)))
             positions.append(hit)
             rule_indexes.append(np.full(len(hit), rule_index, dtype=np.int32))
-        position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
         found.append(
             _Lines(
-                person_id=person_id[position],
-                touchpoint_id=touchpoint_id[position],
+                position=np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64),
                 rule_index=np.concatenate(rule_indexes) if rule_indexes else np.zeros(0, dtype=np.int32),
-                occurred_at_us=occurred_at_us[position],
             )
         )
-    return found, total
+    return _Touchpoints(touchpoint_id, person_id, occurred_at_us), found, total
 
 
 @dataclass
@@ -387,56 +381,94 @@ def _grouped(keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
     return order, bounds
 
 
+@dataclass
+class _Timeline:
+    """What both versions share: the checkpoints, the people numbered, each touchpoint's person and the first
+    checkpoint it counts at (grouped by it), and the stage changes grouped by the checkpoint they are in force from."""
+
+    checkpoints_us: np.ndarray
+    people: _People
+    person: np.ndarray
+    entered: np.ndarray
+    in_order: np.ndarray
+    in_bounds: np.ndarray
+    change_person: np.ndarray
+    change_order: np.ndarray
+    change_bounds: np.ndarray
+
+
+def _timeline(touchpoints: _Touchpoints, history: _History, checkpoints_us: np.ndarray) -> _Timeline:
+    count = len(checkpoints_us)
+    people = _People(touchpoints.person_id)
+    person, _ = people.index(touchpoints.person_id)
+    entered = np.searchsorted(checkpoints_us, touchpoints.occurred_at_us, side="left").astype(np.int16)
+    in_order, in_bounds = _grouped(entered, count)
+    # Within a checkpoint's changes each person's stay in (person, at, id) order: their last one is last.
+    change_person, change_known = people.index(history.person_id)
+    change_step = np.searchsorted(checkpoints_us, history.at_us, side="left")
+    change_order, change_bounds = _grouped(np.where(change_known, change_step, count), count + 1)
+    return _Timeline(
+        checkpoints_us=checkpoints_us,
+        people=people,
+        person=person,
+        entered=entered,
+        in_order=in_order,
+        in_bounds=in_bounds,
+        change_person=change_person,
+        change_order=change_order,
+        change_bounds=change_bounds,
+    )
+
+
 def _engagement_crossings(
     rules: EngagementRules,
+    touchpoints: _Touchpoints,
     lines: _Lines,
     history: _History,
+    timeline: _Timeline,
     *,
-    checkpoints_us: np.ndarray,
-    bar_of,
+    bar: np.ndarray,
     from_stages: set[str],
 ) -> dict[int, int]:
     """{person id: index of the first checkpoint at which they were in a starting stage and their engagement
     score reached their bar}, exactly as scoring everyone at every checkpoint would find it."""
+    checkpoints_us = timeline.checkpoints_us
     count = len(checkpoints_us)
-    if not len(lines.person_id):
+    people = timeline.people
+    if not len(lines.position):
         return {}
-    people = _People(lines.person_id)
-    person, _ = people.index(lines.person_id)
-    bar = bar_of(people)
-    occurred = lines.occurred_at_us
-    # A line counts at checkpoints entered <= k < left.
-    entered = np.searchsorted(checkpoints_us, occurred, side="left").astype(np.int16)
+    size = len(touchpoints.touchpoint_id)
+    line_entered = timeline.entered[lines.position]
+    # A touchpoint counts at checkpoints entered <= k < left.
     window = rules.decay.window_days
+    left = None
     if window is not None:
-        left = np.searchsorted(checkpoints_us, occurred + window * MICROSECONDS_PER_DAY, side="right").astype(np.int16)
-        # A line already out of the window at the first checkpoint after it never counts.
-        counts = left > entered
+        left = np.searchsorted(
+            checkpoints_us, touchpoints.occurred_at_us + window * MICROSECONDS_PER_DAY, side="right"
+        ).astype(np.int16)
+        # A touchpoint already out of the window at the first checkpoint after it never counts.
+        counts = left[lines.position] > line_entered
         if not counts.all():
-            lines = _Lines(*(values[counts] for values in vars(lines).values()))
-            person, occurred, entered, left = person[counts], occurred[counts], entered[counts], left[counts]
-    else:
-        left = np.full(len(occurred), count, dtype=np.int16)
+            lines = _Lines(lines.position[counts], lines.rule_index[counts])
+            line_entered = line_entered[counts]
     points = np.array([rule.points for rule in rules.rules] or [0], dtype=np.float64)
     caps = np.array([rule.cap or np.inf for rule in rules.rules] or [np.inf], dtype=np.float64)
     # No line gives more than its points, nor more than its rule's cap; negative lines only take away.
-    bound_points = np.clip(np.minimum(points, caps), 0, None)[lines.rule_index]
+    line_bound = np.clip(np.minimum(points, caps), 0, None)[lines.rule_index]
     half_life = rules.decay.half_life_days
     if half_life is not None:
-        bound_points = bound_points * np.power(
-            0.5, ((checkpoints_us[np.minimum(entered, count - 1)] - occurred) / MICROSECONDS_PER_DAY) / half_life
-        )
-    in_order, in_bounds = _grouped(entered, count)
-    out_order, out_bounds = _grouped(left, count + 1)
+        age_days = (checkpoints_us[line_entered] - touchpoints.occurred_at_us[lines.position]) / MICROSECONDS_PER_DAY
+        line_bound *= np.power(0.5, age_days / half_life)
+    bound_of = np.bincount(lines.position, weights=line_bound, minlength=size)
+    lines_of = np.bincount(lines.position, minlength=size).astype(np.float64)
+    if left is not None:
+        scored = np.flatnonzero(lines_of > 0)
+        out_order, out_bounds = _grouped(left[scored], count + 1)
+        out_order = scored[out_order]
 
-    # Stage changes by the checkpoint from which they are in force, each person's last one of a step last.
-    change_person, change_known = people.index(history.person_id)
-    change_step = np.searchsorted(checkpoints_us, history.at_us, side="left")
-    change_order, change_bounds = _grouped(np.where(change_known, change_step, count), count + 1)
     starting = np.array([stage in from_stages for stage in history.stages], dtype=bool)
-
     bound = np.zeros(people.size)
-    lines_now = np.zeros(people.size, dtype=np.int64)
+    lines_now = np.zeros(people.size)
     stage = np.zeros(people.size, dtype=np.int16)
     reachable = bar <= 0
     candidates = []
@@ -444,36 +476,38 @@ def _engagement_crossings(
         event = np.zeros(people.size, dtype=bool)
         if step and half_life is not None:
             bound *= 0.5 ** (((checkpoints_us[step] - checkpoints_us[step - 1]) / MICROSECONDS_PER_DAY) / half_life)
-        coming = in_order[in_bounds[step] : in_bounds[step + 1]]
+        coming = timeline.in_order[timeline.in_bounds[step] : timeline.in_bounds[step + 1]]
         if len(coming):
-            who = person[coming]
-            bound += np.bincount(who, weights=bound_points[coming], minlength=people.size)
-            lines_now += np.bincount(who, minlength=people.size)
+            who = timeline.person[coming]
+            bound += np.bincount(who, weights=bound_of[coming], minlength=people.size)
+            lines_now += np.bincount(who, weights=lines_of[coming], minlength=people.size)
             event[who] = True
-        going = out_order[out_bounds[step] : out_bounds[step + 1]]
-        if len(going):
-            who = person[going]
-            bound -= np.bincount(who, weights=bound_points[going], minlength=people.size)
-            lines_now -= np.bincount(who, minlength=people.size)
-            event[who] = True
-        changed = change_order[change_bounds[step] : change_bounds[step + 1]]
+        if left is not None:
+            going = out_order[out_bounds[step] : out_bounds[step + 1]]
+            if len(going):
+                who = timeline.person[going]
+                bound -= np.bincount(who, weights=bound_of[going], minlength=people.size)
+                lines_now -= np.bincount(who, weights=lines_of[going], minlength=people.size)
+                event[who] = True
+        changed = timeline.change_order[timeline.change_bounds[step] : timeline.change_bounds[step + 1]]
         if len(changed):
-            who = change_person[changed]
+            who = timeline.change_person[changed]
             last = np.append(who[1:] != who[:-1], True)
             stage[who[last]] = history.to_stage[changed[last]]
             event[who] = True
         if step == 0:
             event[:] = True
-        hit = event & starting[stage] & (lines_now > 0) & (reachable | (bound + BOUND_SLACK >= bar - 0.5))
+        hit = event & starting[stage] & (lines_now > 0.5) & (reachable | (bound + BOUND_SLACK >= bar - 0.5))
         candidates.append(np.flatnonzero(hit))
 
     # Score the candidates exactly, checkpoint by checkpoint, on their own lines up to then.
     is_candidate = np.zeros(people.size, dtype=bool)
     for found in candidates:
         is_candidate[found] = True
-    mine = np.flatnonzero(is_candidate[person])
-    order = mine[np.lexsort((entered[mine], person[mine]))]
-    key = person[order].astype(np.int64) * (count + 1) + entered[order]
+    line_person = timeline.person[lines.position]
+    mine = np.flatnonzero(is_candidate[line_person])
+    order = mine[np.lexsort((line_entered[mine], line_person[mine]))]
+    key = line_person[order].astype(np.int64) * (count + 1) + line_entered[order]
     first = np.searchsorted(key, np.arange(people.size, dtype=np.int64) * (count + 1))
     crossed: dict[int, int] = {}
     done = np.zeros(people.size, dtype=bool)
@@ -486,14 +520,17 @@ def _engagement_crossings(
         sizes = ends - starts
         offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
         taken = order[offsets]
-        taken = taken[left[taken] > step]
+        position = lines.position[taken]
+        if left is not None:
+            still = left[position] > step
+            taken, position = taken[still], position[still]
         result = score_lines(
             rules,
             as_of_us=int(checkpoints_us[step]),
-            person_id=lines.person_id[taken],
-            touchpoint_id=lines.touchpoint_id[taken],
+            person_id=touchpoints.person_id[position],
+            touchpoint_id=touchpoints.touchpoint_id[position],
             rule_index=lines.rule_index[taken],
-            occurred_at_us=lines.occurred_at_us[taken],
+            occurred_at_us=touchpoints.occurred_at_us[position],
         )
         index, _ = people.index(result.person_id)
         above = result.engagement_score >= bar[index]
@@ -577,29 +614,28 @@ class _Replay:
     crossed: dict[int, int]
 
 
-def _crossings(version: ContractVersion, rules: EngagementRules, lines: _Lines, history: _History, checkpoints, end):
+def _crossings(
+    version: ContractVersion,
+    rules: EngagementRules,
+    touchpoints: _Touchpoints,
+    lines: _Lines,
+    history: _History,
+    timeline: _Timeline,
+    end: dt.datetime,
+) -> _Replay:
     rule = MqlRule.of(version)
     # Segments and the extra condition are judged on today's data, like fit.
     segment_of = {}
     for segment in rule.segments:
         for person_id in rule.members(segment.when, None, as_of=end):
             segment_of.setdefault(person_id, segment)
-
-    def bar_of(people: _People) -> np.ndarray:
-        bar = np.full(people.size, rule.thresholds.engagement_score_at_least, dtype=np.int64)
-        if segment_of:
-            index, known = people.index(np.fromiter(segment_of, dtype=np.int64, count=len(segment_of)))
-            values = np.array([segment.engagement_score_at_least for segment in segment_of.values()])
-            bar[index[known]] = values[known]
-        return bar
-
+    bar = np.full(timeline.people.size, rule.thresholds.engagement_score_at_least, dtype=np.int64)
+    if segment_of:
+        index, known = timeline.people.index(np.fromiter(segment_of, dtype=np.int64, count=len(segment_of)))
+        values = np.array([segment.engagement_score_at_least for segment in segment_of.values()])
+        bar[index[known]] = values[known]
     crossed = _engagement_crossings(
-        rules,
-        lines,
-        history,
-        checkpoints_us=np.array([to_microseconds(moment) for moment in checkpoints], dtype=np.int64),
-        bar_of=bar_of,
-        from_stages=set(rule.from_stages),
+        rules, touchpoints, lines, history, timeline, bar=bar, from_stages=set(rule.from_stages)
     )
     return _Replay(version=version, rule=rule, segment_of=segment_of, crossed=crossed)
 
@@ -643,14 +679,17 @@ def contract_backtest(
     since = start - dt.timedelta(days=LOOKBACK_DAYS)
     step = _Steps()
     read = _lines_from_postgres if connection.vendor == "postgresql" else _lines_from_batch
-    (current_lines, proposed_lines), touchpoints = read(rule_sets, since, end)
+    touchpoints, line_sets, touchpoint_count = read(rule_sets, since, end)
     step("touchpoints")
     history = _history(start)
     people = Person.objects.filter(created_at__lte=end).count()
     step("history")
+    checkpoints_us = np.array([to_microseconds(moment) for moment in checkpoints], dtype=np.int64)
+    timeline = _timeline(touchpoints, history, checkpoints_us)
+    step("engagement")
     replays = []
-    for version, rules, lines in ((current, rule_sets[0], current_lines), (proposed, rule_sets[1], proposed_lines)):
-        replays.append(_crossings(version, rules, lines, history, checkpoints, end))
+    for version, rules, lines in zip((current, proposed), rule_sets, line_sets, strict=True):
+        replays.append(_crossings(version, rules, touchpoints, lines, history, timeline, end))
         step("engagement")
     # Fit only for those whose engagement crossed; once for both versions when their fit rules agree.
     fits_by_rules: dict[str, dict[int, int]] = {}
@@ -681,7 +720,7 @@ def contract_backtest(
         current=current_outcome,
         proposed=proposed_outcome,
         people=people,
-        touchpoints=touchpoints,
+        touchpoints=touchpoint_count,
         seconds=time.perf_counter() - started,
     )
 
