@@ -99,15 +99,15 @@ FROM generate_series(1, %(accounts)s) g
 # Everyone is created as a lead (most) or a subscriber some time in the last 900 days.
 GENERATE_PEOPLE = """
 INSERT INTO crm_person (email, first_name, last_name, title, phone, account_id, lifecycle_stage_id, source,
-    utm_source, utm_medium, utm_campaign, utm_term, utm_content, fit_score, engagement_score, buying_role,
-    consent_email, consent_tracking, custom_fields, stage_entered_at, last_activity_at, created_at, updated_at)
+    utm_source, utm_medium, utm_campaign, utm_term, utm_content, buying_role, consent_email, consent_tracking,
+    custom_fields, stage_entered_at, last_activity_at, created_at, updated_at)
 SELECT 'person' || g || CASE WHEN random() < 0.08 THEN '@gmail.com' ELSE '@bench.example' END, '', '',
     (ARRAY['VP Marketing', 'Head of Growth', 'Director of Demand Generation', 'Chief Revenue Officer',
         'Marketing Manager', 'Marketing Manager', 'Sales Representative', 'Software Engineer', 'Analyst',
         'Intern', 'Account Executive', ''])[1 + floor(random() * 12)::int],
     '',
     CASE WHEN random() < 0.9 THEN %(first_account)s + floor(random() * %(accounts)s)::bigint END,
-    CASE WHEN random() < 0.85 THEN 'lead' ELSE 'subscriber' END, '', '', '', '', '', '', 0, 0,
+    CASE WHEN random() < 0.85 THEN 'lead' ELSE 'subscriber' END, '', '', '', '', '', '',
     (ARRAY['', '', '', 'Decision maker', 'Champion', 'Influencer', 'User', 'Economic buyer'])
         [1 + floor(random() * 8)::int],
     false, false, '{}', c.created, c.created, c.created, c.created
