@@ -421,7 +421,10 @@ def main(argv=None) -> int:
         from tandem.analytics.models import RollupState
 
         rollup_seconds = None
-        if not RollupState.objects.filter(name=analytics_services.STAGE_ENTRIES).exists():
+        built = RollupState.objects.filter(
+            name__in=[analytics_services.STAGE_ENTRIES, analytics_services.STAGE_ENTRY_BLOCKS]
+        ).count()
+        if built < 2:
             print("Building the stage-entry rollup ...", flush=True)
             started = time.perf_counter()
             analytics_services.stage_entries_catch_up()

@@ -148,13 +148,19 @@ def cohort_conversion(person_ids, entered_at, reached_at, *, within_days: float 
     who reached it; `within_days` counts only those who reached B within that many days.
     """
     _, entered, reached = first_per_person(person_ids, entered_at, reached_at)
-    days = (reached - entered) / SECONDS_PER_DAY
+    return conversion_of_days((reached - entered) / SECONDS_PER_DAY, within_days=within_days)
+
+
+def conversion_of_days(days, *, within_days: float | None = None) -> Conversion:
+    """Conversion and velocity of a cohort given, per member, the days from entering A to reaching B
+    (NaN if never): the cohort is every member, velocity is over those who reached B (within_days)."""
+    days = np.asarray(days, dtype=np.float64)
     hit = ~np.isnan(days)
     if within_days is not None:
         hit &= days <= within_days
     durations = days[hit]
     return Conversion(
-        cohort=int(entered.size),
+        cohort=int(days.size),
         reached=int(hit.sum()),
         median_days=float(np.median(durations)) if durations.size else None,
         p75_days=float(np.percentile(durations, 75)) if durations.size else None,

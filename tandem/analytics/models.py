@@ -123,6 +123,38 @@ class StageEntry(models.Model):
         return f"{self.person_id} entered {self.stage} at {self.entered_at:%Y-%m-%d}"
 
 
+class StageEntryBlock(models.Model):
+    """The stage entries of one main stage and one calendar month, as packed arrays (numpy, little-endian).
+
+    The analysis views read whole blocks and filter and count in numpy: a year of entries is a few dozen
+    rows rather than millions. Rebuilt from StageEntry whenever one of its entries changes. Times are
+    seconds since the epoch (NaN: none), durations days; owner, team and tier are -1 when unknown;
+    industry and region are numbered by `labels`.
+    """
+
+    stage = models.CharField(max_length=40)
+    month = models.DateField(help_text="The first day of the month (in the reporting time zone).")
+    size = models.PositiveIntegerField()
+    labels = models.JSONField(default=dict, help_text="{'industry': [...], 'region': [...]}: names of the codes.")
+    person_ids = models.BinaryField()
+    entered = models.BinaryField()
+    previous = models.BinaryField()
+    next_days = models.BinaryField()
+    customer_days = models.BinaryField()
+    furthest = models.BinaryField()
+    owner_ids = models.BinaryField()
+    team_ids = models.BinaryField()
+    icp_tiers = models.BinaryField()
+    industries = models.BinaryField()
+    regions = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stage", "month"], name="stage_entry_block_key")]
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.month:%Y-%m}: {self.size}"
+
+
 class RollupState(models.Model):
     """How far a rollup has read its source: the last stage change id counted, and when."""
 

@@ -29,8 +29,8 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from tandem.analytics import kpis
-from tandem.analytics.models import PipelineSnapshot, RevenueTarget, SavedView, ScorecardSnapshot, StageEntry
+from tandem.analytics import entry_blocks, kpis
+from tandem.analytics.models import PipelineSnapshot, RevenueTarget, SavedView, ScorecardSnapshot, StageEntryBlock
 from tandem.analytics.periods import Period
 from tandem.campaigns.models import Campaign, CampaignMember
 from tandem.crm.models import LifecycleStage, Opportunity, OpportunityStage, StageChange
@@ -557,44 +557,78 @@ class FunnelRow:
     share_of_previous: float | None
 
 
-def _stage_entries(filters: ScorecardFilters):
-    """The stage-entry rollup narrowed by the segment filters (its own copy of each person's segment)."""
-    query = StageEntry.objects.all()
+def _campaign_people(filters: ScorecardFilters) -> np.ndarray | None:
+    if filters.campaign_id is None and not filters.channel:
+        return None
+    members = CampaignMember.objects.all()
+    if filters.campaign_id is not None:
+        members = members.filter(campaign_id=filters.campaign_id)
+    if filters.channel:
+        members = members.filter(campaign__channel=filters.channel)
+    return np.fromiter(members.values_list("person_id", flat=True).distinct(), dtype=np.int64)
+
+
+def stage_entry_arrays(
+    filters: ScorecardFilters,
+    stages: list[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    columns: list[str],
+    *,
+    first_only: bool = True,
+) -> dict[str, dict[str, np.ndarray]]:
+    """The rollup's entries into these stages in [start, end) that match the filters, as arrays per stage.
+
+    With `first_only`, each person's first entry into the stage within [start, end) only (an entry with
+    no earlier one there). Reads the monthly blocks of the months concerned and filters them in numpy.
+    """
+    first_month = timezone.localtime(start).date().replace(day=1)
+    last_month = timezone.localtime(end - dt.timedelta(microseconds=1)).date().replace(day=1)
+    wanted = ["entered", "previous", *columns]
     if filters.owner_id is not None:
-        query = query.filter(owner_id=filters.owner_id)
+        wanted.append("owner_ids")
     if filters.team_id is not None:
-        query = query.filter(team_id=filters.team_id)
+        wanted.append("team_ids")
     if filters.icp_tier is not None:
-        query = query.filter(icp_tier=filters.icp_tier)
+        wanted.append("icp_tiers")
     if filters.industry:
-        query = query.filter(industry=filters.industry)
+        wanted.append("industries")
     if filters.region:
-        query = query.filter(region=filters.region)
-    if filters.campaign_id is not None or filters.channel:
-        members = CampaignMember.objects.filter(person_id=OuterRef("person_id"))
-        if filters.campaign_id is not None:
-            members = members.filter(campaign_id=filters.campaign_id)
-        if filters.channel:
-            members = members.filter(campaign__channel=filters.channel)
-        query = query.filter(Exists(members))
-    return query
-
-
-def _first_entries(start: dt.datetime, end: dt.datetime) -> Q:
-    """Each person's first entry into a stage within [start, end): an entry there with none earlier there."""
-    return Q(entered_at__gte=start, entered_at__lt=end) & (
-        Q(previous_entry_at__isnull=True) | Q(previous_entry_at__lt=start)
-    )
-
-
-def _furthest_counts(query) -> tuple[np.ndarray, np.ndarray]:
-    rows = list(
-        query.values("furthest_position").annotate(people=Count("pk")).values_list("furthest_position", "people")
-    )
-    return (
-        np.array([row[0] for row in rows], dtype=np.float64),
-        np.array([row[1] for row in rows], dtype=np.int64),
-    )
+        wanted.append("regions")
+    members = _campaign_people(filters)
+    if members is not None:
+        wanted.append("person_ids")
+    wanted = list(dict.fromkeys(wanted))
+    start_seconds, end_seconds = start.timestamp(), end.timestamp()
+    parts: dict[str, dict[str, list]] = {stage: {name: [] for name in wanted} for stage in stages}
+    blocks = StageEntryBlock.objects.filter(stage__in=stages, month__gte=first_month, month__lte=last_month)
+    for stage, labels, *raw in blocks.values_list("stage", "labels", *wanted):
+        arrays = {name: entry_blocks.column(value, name) for name, value in zip(wanted, raw, strict=True)}
+        entered, previous = arrays["entered"], arrays["previous"]
+        keep = (entered >= start_seconds) & (entered < end_seconds)
+        if first_only:
+            keep &= np.isnan(previous) | (previous < start_seconds)
+        if filters.owner_id is not None:
+            keep &= arrays["owner_ids"] == filters.owner_id
+        if filters.team_id is not None:
+            keep &= arrays["team_ids"] == filters.team_id
+        if filters.icp_tier is not None:
+            keep &= arrays["icp_tiers"] == filters.icp_tier
+        if filters.industry:
+            keep &= arrays["industries"] == entry_blocks.code_of(labels, "industry", filters.industry)
+        if filters.region:
+            keep &= arrays["regions"] == entry_blocks.code_of(labels, "region", filters.region)
+        if members is not None:
+            keep &= np.isin(arrays["person_ids"], members)
+        for name in wanted:
+            parts[stage][name].append(arrays[name][keep])
+    return {
+        stage: {
+            name: np.concatenate(pieces) if pieces else np.empty(0, dtype=entry_blocks.COLUMNS[name])
+            for name, pieces in by_name.items()
+        }
+        for stage, by_name in parts.items()
+    }
 
 
 @without_jit
@@ -605,9 +639,8 @@ def funnel(filters: ScorecardFilters, period: Period, from_stage: str) -> list[F
     if start_position is None:
         return []
     stages = [stage for stage in stages if stage.position >= start_position]
-    entries = _stage_entries(filters).filter(Q(stage=from_stage) & _first_entries(period.start_at(), period.end_at()))
-    positions, people = _furthest_counts(entries)
-    counts = kpis.funnel(np.repeat(positions, people), [stage.position for stage in stages])
+    entries = stage_entry_arrays(filters, [from_stage], period.start_at(), period.end_at(), ["furthest"])
+    counts = kpis.funnel(entries[from_stage]["furthest"], [stage.position for stage in stages])
     rows = []
     for index, (stage, count) in enumerate(zip(stages, counts, strict=True)):
         rows.append(
@@ -640,97 +673,35 @@ class ConversionRow:
 WITHIN_DAYS = 30
 
 
-def _conversions_in_python(entries) -> dict[str, dict[str, tuple[kpis.Conversion, kpis.Conversion]]]:
-    rows = list(entries.values_list("stage", "person_id", "entered_at", "next_reached_at", "customer_reached_at"))
-    by_stage: dict[str, list] = defaultdict(list)
-    for row in rows:
-        by_stage[row[0]].append(row)
-    found = {}
-    for stage, items in by_stage.items():
-        person_ids = np.array([item[1] for item in items], dtype=np.int64)
-        entered = np.array([item[2].timestamp() for item in items], dtype=np.float64)
-        found[stage] = {}
-        for name, column in (("next", 3), ("customer", 4)):
-            reached = np.array([_seconds(item[column]) for item in items], dtype=np.float64)
-            found[stage][name] = (
-                kpis.cohort_conversion(person_ids, entered, reached),
-                kpis.cohort_conversion(person_ids, entered, reached, within_days=WITHIN_DAYS),
-            )
-    return found
-
-
-def _conversions_in_postgresql(entries) -> dict[str, dict[str, tuple[kpis.Conversion, kpis.Conversion]]]:
-    """The same numbers aggregated by PostgreSQL: the medians and p75s (percentile_cont interpolates
-    linearly, as numpy does) without handing each cohort member over."""
-    inner, params = entries.values_list(
-        "stage", "entered_at", "next_reached_at", "customer_reached_at"
-    ).query.sql_with_params()
-    measures = []
-    for name in ("next", "customer"):
-        days, within = f"{name}_days", f"{name}_days <= {WITHIN_DAYS}"
-        measures += [
-            f"count({days})",
-            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {days})",
-            f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {days})",
-            f"count(*) FILTER (WHERE {within})",
-            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {days}) FILTER (WHERE {within})",
-            f"percentile_cont(0.75) WITHIN GROUP (ORDER BY {days}) FILTER (WHERE {within})",
-        ]
-    sql = (
-        f"SELECT stage, count(*), {', '.join(measures)} FROM ("  # noqa: S608 - built from constants
-        " SELECT stage,"
-        " (EXTRACT(EPOCH FROM next_reached_at - entered_at) / 86400.0)::float8 AS next_days,"
-        " (EXTRACT(EPOCH FROM customer_reached_at - entered_at) / 86400.0)::float8 AS customer_days"
-        f" FROM ({inner}) AS cohort) AS durations GROUP BY stage"
-    )
-    found = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for stage, cohort, *values in cursor.fetchall():
-            found[stage] = {}
-            for index, name in enumerate(("next", "customer")):
-                reached, median, p75, reached_within, median_within, p75_within = values[index * 6 : index * 6 + 6]
-                found[stage][name] = (
-                    kpis.Conversion(cohort=cohort, reached=reached, median_days=median, p75_days=p75),
-                    kpis.Conversion(
-                        cohort=cohort, reached=reached_within, median_days=median_within, p75_days=p75_within
-                    ),
-                )
-    return found
-
-
 @without_jit
 def conversion_table(filters: ScorecardFilters, period: Period) -> list[ConversionRow]:
     """Cohort conversion and velocity between each pair of consecutive main stages, and MQL → Customer.
 
-    Read from the stage-entry rollup: each person's first entry into a stage in the period, with when they
-    first reached the next main stage (or a later one) and Customer (or a later one) from there.
+    From the stage-entry rollup: each person's first entry into a stage in the period, with the days from
+    there to the next main stage (or a later one) and to Customer (or a later one).
     """
     stages = main_stages()
     # The rollup keeps, per entry, the next main stage and Customer: the pairs this table shows.
-    pairs = [(stages[index], stages[index + 1], "next") for index in range(len(stages) - 1)]
+    pairs = [(stages[index], stages[index + 1], "next_days") for index in range(len(stages) - 1)]
     by_key = {stage.key: stage for stage in stages}
     if "mql" in by_key and "customer" in by_key:
-        pairs.append((by_key["mql"], by_key["customer"], "customer"))
-    entries = _stage_entries(filters).filter(_first_entries(period.start_at(), period.end_at()))
-    if connection.vendor == "postgresql":
-        found = _conversions_in_postgresql(entries)
-    else:
-        found = _conversions_in_python(entries)
-    empty = kpis.cohort_conversion([], [], [])
+        pairs.append((by_key["mql"], by_key["customer"], "customer_days"))
+    entries = stage_entry_arrays(
+        filters, [stage.key for stage in stages], period.start_at(), period.end_at(), ["next_days", "customer_days"]
+    )
     rows = []
-    for first, second, kind in pairs:
-        conversion, within = found.get(first.key, {}).get(kind, (empty, empty))
+    for first, second, days in pairs:
+        durations = entries[first.key][days]
         rows.append(
             ConversionRow(
                 from_stage=first.key,
                 to_stage=second.key,
                 label=f"{first.name} → {second.name}",
-                conversion=conversion,
-                within_30=within,
+                conversion=kpis.conversion_of_days(durations),
+                within_30=kpis.conversion_of_days(durations, within_days=WITHIN_DAYS),
                 # A stage's cohort is everyone who entered it in the period: its size is the flow's count too.
-                entered_from=conversion.cohort,
-                entered_to=found.get(second.key, {}).get("next", (empty, empty))[0].cohort,
+                entered_from=int(durations.size),
+                entered_to=int(entries[second.key]["entered"].size),
             )
         )
     return rows
@@ -755,23 +726,16 @@ def cohort_table(filters: ScorecardFilters, period: Period, from_stage: str, mon
     stages = [stage for stage in stages if stage.position >= start_position]
     month_periods = _months_up_to(period, months)
     # Each person once, in the month of their first entry within the whole range.
-    entries = _stage_entries(filters).filter(
-        Q(stage=from_stage) & _first_entries(month_periods[0].start_at(), month_periods[-1].end_at())
-    )
-    grouped = defaultdict(list)
-    for month, position, people in (
-        entries.annotate(month=TruncMonth("entered_at"))
-        .values("month", "furthest_position")
-        .annotate(people=Count("pk"))
-        .values_list("month", "furthest_position", "people")
-    ):
-        grouped[_as_date(month)].append((position, people))
+    entries = stage_entry_arrays(
+        filters, [from_stage], month_periods[0].start_at(), month_periods[-1].end_at(), ["furthest"]
+    )[from_stage]
     positions = [stage.position for stage in stages]
     rows = []
     for month in month_periods:
-        found = grouped.get(month.start, [])
-        furthest = np.repeat([item[0] for item in found], [item[1] for item in found])
-        rows.append((month, kpis.funnel(furthest, positions)))
+        inside = (entries["entered"] >= month.start_at().timestamp()) & (
+            entries["entered"] < month.end_at().timestamp()
+        )
+        rows.append((month, kpis.funnel(entries["furthest"][inside], positions)))
     return stages, rows
 
 
@@ -781,18 +745,17 @@ def trends(filters: ScorecardFilters, period: Period, months: int = 12) -> list[
     month_periods = _months_up_to(period, months)
     start_month, end_exclusive = month_periods[0].start, month_periods[-1].end
     # People entering in a month, each once: their first entry of that month.
-    month = TruncMonth("entered_at")
-    entries = (
-        _stage_entries(filters)
-        .filter(stage__in=["mql", "sql"], entered_at__gte=month_periods[0].start_at())
-        .filter(entered_at__lt=month_periods[-1].end_at())
-        .annotate(month=month)
-        .filter(Q(previous_entry_at__isnull=True) | Q(previous_entry_at__lt=F("month")))
+    entries = stage_entry_arrays(
+        filters, ["mql", "sql"], month_periods[0].start_at(), month_periods[-1].end_at(), [], first_only=False
     )
     counts = defaultdict(int)
-    grouped = entries.values("month", "stage").annotate(people=Count("pk")).values_list("month", "stage", "people")
-    for entered_month, stage, count in grouped:
-        counts[(_as_date(entered_month), stage)] = count
+    for stage, arrays in entries.items():
+        for month in month_periods:
+            start_seconds, end_seconds = month.start_at().timestamp(), month.end_at().timestamp()
+            entered, previous = arrays["entered"], arrays["previous"]
+            first = (entered >= start_seconds) & (entered < end_seconds)
+            first &= np.isnan(previous) | (previous < start_seconds)
+            counts[(month.start, stage)] = int(first.sum())
     currency = reporting_currency()
     deals = (
         _opportunities(filters)

@@ -310,6 +310,7 @@ def digests_send(*, today: dt.date | None = None, base_url: str = "") -> int:
 # ---------------------------------------------------------------- the stage-entry rollup
 
 STAGE_ENTRIES = "stage_entries"
+STAGE_ENTRY_BLOCKS = "stage_entry_blocks"
 CUSTOMER_STAGE = "customer"
 # People refreshed per statement: well under SQLite's limit on query parameters.
 PEOPLE_PER_BATCH = 500
@@ -379,8 +380,17 @@ def _stages_signature() -> tuple[str, int | None]:
     return ",".join(f"{key}:{position}" for key, position in stages)[:500], customer
 
 
+def _entry_months(query) -> set[tuple[str, dt.date]]:
+    return {(stage, _block_month(moment)) for stage, moment in query.values_list("stage", "entered_at")}
+
+
+def _block_month(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment).date().replace(day=1)
+
+
 def stage_entries_refresh(*, person_ids) -> int:
-    """Rebuild the rollup rows of these people from their stage history (idempotent). Returns rows written."""
+    """Rebuild the rollup rows of these people from their stage history, and the monthly blocks holding
+    them (idempotent). Returns rows written."""
     from django.db import connection
 
     from tandem.analytics.models import StageEntry
@@ -391,10 +401,76 @@ def stage_entries_refresh(*, person_ids) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         for index in range(0, len(person_ids), PEOPLE_PER_BATCH):
             batch = person_ids[index : index + PEOPLE_PER_BATCH]
+            months = _entry_months(StageEntry.objects.filter(person_id__in=batch))
             StageEntry.objects.filter(person_id__in=batch).delete()
             select, params = _stage_entries_select(customer_position=customer, person_ids=batch)
             cursor.execute(f"INSERT INTO {StageEntry._meta.db_table} ({_ENTRY_COLUMNS}) {select}", params)  # noqa: S608
             written += max(cursor.rowcount, 0)
+            months |= _entry_months(StageEntry.objects.filter(person_id__in=batch))
+            stage_entry_blocks_build(keys=months)
+    return written
+
+
+def stage_entry_blocks_build(*, keys) -> int:
+    """Pack the stage entries of these (stage, month) pairs into their blocks; a month left empty loses its
+    block. Returns the number of blocks written."""
+    from tandem.analytics import entry_blocks
+    from tandem.analytics.models import StageEntry, StageEntryBlock
+    from tandem.analytics.periods import containing
+
+    written = 0
+    for stage, month in sorted(keys):
+        period = containing("month", month)
+        rows = [
+            entry_blocks.EntryRow(*values)
+            for values in StageEntry.objects.filter(
+                stage=stage, entered_at__gte=period.start_at(), entered_at__lt=period.end_at()
+            )
+            .order_by("entered_at", "stage_change_id")
+            .values_list(
+                "person_id",
+                "entered_at",
+                "previous_entry_at",
+                "next_reached_at",
+                "customer_reached_at",
+                "furthest_position",
+                "owner_id",
+                "team_id",
+                "icp_tier",
+                "industry",
+                "region",
+            )
+        ]
+        if not rows:
+            StageEntryBlock.objects.filter(stage=stage, month=month).delete()
+            continue
+        StageEntryBlock.objects.update_or_create(stage=stage, month=month, defaults=entry_blocks.pack(rows))
+        written += 1
+    return written
+
+
+def stage_entry_blocks_rebuild() -> int:
+    """Pack every month of the rollup into blocks, for the reporting time zone. Returns blocks written."""
+    from django.conf import settings
+    from django.db.models.functions import TruncMonth
+
+    from tandem.analytics.models import RollupState, StageEntry, StageEntryBlock
+
+    def first_day(month) -> dt.date:
+        if isinstance(month, dt.datetime):
+            return (timezone.localtime(month) if timezone.is_aware(month) else month).date()
+        return month
+
+    with transaction.atomic():
+        months = StageEntry.objects.annotate(month=TruncMonth("entered_at")).values_list("stage", "month")
+        keys = {(stage, first_day(month)) for stage, month in months.distinct().order_by()}
+        for pk, stage, month in StageEntryBlock.objects.values_list("pk", "stage", "month"):
+            if (stage, month) not in keys:
+                StageEntryBlock.objects.filter(pk=pk).delete()
+        written = stage_entry_blocks_build(keys=keys)
+        RollupState.objects.update_or_create(
+            name=STAGE_ENTRY_BLOCKS, defaults={"stages": settings.TIME_ZONE, "updated_at": timezone.now()}
+        )
     return written
 
 
@@ -425,6 +501,7 @@ def stage_entries_rebuild() -> int:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {table}")
+    stage_entry_blocks_rebuild()
     return written
 
 
@@ -444,6 +521,9 @@ def stage_entries_catch_up(*, lookback: int = 0) -> int:
     if state is None or state.stages != signature:
         stage_entries_rebuild()
         return -1
+    blocks = RollupState.objects.filter(name=STAGE_ENTRY_BLOCKS).values_list("stages", flat=True).first()
+    if blocks != settings.TIME_ZONE:
+        stage_entry_blocks_rebuild()
     if newest <= state.last_id and not lookback:
         return 0
     with transaction.atomic():

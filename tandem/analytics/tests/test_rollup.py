@@ -7,7 +7,7 @@ import random
 import pytest
 
 from tandem.analytics import selectors, services
-from tandem.analytics.models import RollupState, StageEntry
+from tandem.analytics.models import RollupState, StageEntry, StageEntryBlock
 from tandem.analytics.periods import Period
 from tandem.analytics.selectors import ScorecardFilters
 from tandem.analytics.tests import reference
@@ -171,8 +171,32 @@ def test_a_new_stage_change_is_counted_at_the_next_catch_up_backward_moves_and_s
 
     # The incremental rows are the rows a full rebuild writes.
     incremental = sorted(StageEntry.objects.values_list())
+    blocks = sorted(
+        (*row[:4], *(bytes(value) for value in row[4:]))
+        for row in StageEntryBlock.objects.values_list(
+            "stage", "month", "size", "labels", "entered", "previous", "next_days", "furthest", "owner_ids", "regions"
+        )
+    )
     services.stage_entries_rebuild()
     assert sorted(StageEntry.objects.values_list()) == incremental
+    assert (
+        sorted(
+            (*row[:4], *(bytes(value) for value in row[4:]))
+            for row in StageEntryBlock.objects.values_list(
+                "stage",
+                "month",
+                "size",
+                "labels",
+                "entered",
+                "previous",
+                "next_days",
+                "furthest",
+                "owner_ids",
+                "regions",
+            )
+        )
+        == blocks
+    )
 
 
 def test_an_owner_or_segment_change_is_picked_up_by_the_reconcile(company, cast):

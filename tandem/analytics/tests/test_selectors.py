@@ -184,3 +184,18 @@ def test_an_accounts_own_stage_change_is_not_a_person_entering_the_stage(company
     services.stage_entries_catch_up()
     rows = {(row.from_stage, row.to_stage): row for row in selectors.conversion_table(ScorecardFilters(), Q1)}
     assert rows[("mql", "sal")].entered_from == 5
+
+
+def test_a_won_deal_moved_back_to_negotiation_is_open_pipeline_again(company, cast):
+    from tandem.crm import services as crm_services
+
+    # O2 (won 3,000 on Feb 15, Beta's second win) is re-opened: it moves back to Negotiation (80 %).
+    crm_services.opportunity_update(by=cast.revops, opportunity=company.deals.o2, changes={"stage": "negotiation"})
+    result = tiles()
+    assert result["won_revenue"].value == 1000
+    assert (result["win_rate"].parts["won"], result["win_rate"].parts["lost"]) == (1, 1)
+    assert result["win_rate"].value == 0.5
+    assert result["pipeline_coverage"].value == pytest.approx((5000 + 2400) / (12000 - 1000))
+    assert drilled(result["pipeline_coverage"], cast) == {"O2", "O5"}
+    assert result["clv"].parts == {"revenue": 1500.0, "customers": 2}  # O0 (Beta) and O1 (Alpha)
+    assert result["cac"].parts["new_customers"] == 1  # O1 still Alpha's first win
