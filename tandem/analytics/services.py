@@ -452,18 +452,11 @@ def stage_entry_blocks_build(*, keys) -> int:
 def stage_entry_blocks_rebuild() -> int:
     """Pack every month of the rollup into blocks, for the reporting time zone. Returns blocks written."""
     from django.conf import settings
-    from django.db.models.functions import TruncMonth
 
-    from tandem.analytics.models import RollupState, StageEntry, StageEntryBlock
-
-    def first_day(month) -> dt.date:
-        if isinstance(month, dt.datetime):
-            return (timezone.localtime(month) if timezone.is_aware(month) else month).date()
-        return month
+    from tandem.analytics.models import RollupState, StageEntryBlock
 
     with transaction.atomic():
-        months = StageEntry.objects.annotate(month=TruncMonth("entered_at")).values_list("stage", "month")
-        keys = {(stage, first_day(month)) for stage, month in months.distinct().order_by()}
+        keys = {(stage, month) for stage, month, _ in _entry_counts_by_month()}
         for pk, stage, month in StageEntryBlock.objects.values_list("pk", "stage", "month"):
             if (stage, month) not in keys:
                 StageEntryBlock.objects.filter(pk=pk).delete()
@@ -512,7 +505,7 @@ def stage_entries_catch_up(*, lookback: int = 0) -> int:
     next request. A rollup never built, or built with other main stages, is rebuilt whole. A catch-up
     already running elsewhere is not waited for. Returns the number of people refreshed (-1: rebuilt).
     """
-    from tandem.analytics.models import RollupState
+    from tandem.analytics.models import RollupState, StageEntry
     from tandem.crm.models import StageChange
 
     newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -530,13 +523,20 @@ def stage_entries_catch_up(*, lookback: int = 0) -> int:
         state = RollupState.objects.select_for_update(skip_locked=True).filter(name=STAGE_ENTRIES).first()
         if state is None:
             return 0
-        start = max(0, state.last_id - lookback)
         newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        # Moves into side stages change no entry: the rollup follows main stages only.
+        entries = StageChange.objects.filter(person__isnull=False, to_stage__is_side_stage=False)
         person_ids = set(
-            StageChange.objects.filter(id__gt=start, id__lte=newest, person__isnull=False)
-            .values_list("person_id", flat=True)
-            .distinct()
+            entries.filter(id__gt=state.last_id, id__lte=newest).values_list("person_id", flat=True).distinct()
         )
+        if lookback:
+            # Changes before the last one counted that are not in the rollup: committed late.
+            start = max(0, state.last_id - lookback)
+            counted = StageEntry.objects.filter(stage_change_id__gt=start, stage_change_id__lte=state.last_id)
+            missed = entries.filter(id__gt=start, id__lte=state.last_id).exclude(
+                id__in=counted.values("stage_change_id")
+            )
+            person_ids |= set(missed.values_list("person_id", flat=True).distinct())
         stage_entries_refresh(person_ids=person_ids)
         state.last_id, state.updated_at = max(newest, state.last_id), timezone.now()
         state.save(update_fields=["last_id", "updated_at"])
@@ -544,12 +544,14 @@ def stage_entries_catch_up(*, lookback: int = 0) -> int:
 
 
 def stage_entries_reconcile() -> int:
-    """Refresh the people whose rollup rows no longer carry their segment (owner, team, account's tier,
-    industry or region changed since). Returns the number of people refreshed."""
+    """Bring the rollup back in line with the record where it drifted other than by new stage changes:
+    people whose segment changed (owner, team, account's tier, industry or region), stage changes moved to
+    another person (a merge) or edited, main-stage changes not counted, and monthly blocks that no longer
+    hold their month's entries (a person deleted). Returns the number of people refreshed."""
     from django.db import connection
 
-    from tandem.analytics.models import StageEntry
-    from tandem.crm.models import Account, Person
+    from tandem.analytics.models import StageEntry, StageEntryBlock
+    from tandem.crm.models import Account, LifecycleStage, Person, StageChange
     from tandem.users.models import User
 
     differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
@@ -561,17 +563,63 @@ def stage_entries_reconcile() -> int:
         ("e.region", "COALESCE(a.region, '')"),
     ]
     condition = " OR ".join(f"{left} {differs} {right}" for left, right in checks)
+    entries, changes = StageEntry._meta.db_table, StageChange._meta.db_table
+    person_ids: set[int] = set()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT e.person_id FROM {StageEntry._meta.db_table} e"  # noqa: S608 - model tables
+            f"SELECT DISTINCT e.person_id FROM {entries} e"  # noqa: S608 - model tables
             f" JOIN {Person._meta.db_table} p ON p.id = e.person_id"
             f" LEFT JOIN {User._meta.db_table} u ON u.id = p.owner_id"
             f" LEFT JOIN {Account._meta.db_table} a ON a.id = p.account_id"
             f" WHERE {condition}"
         )
-        person_ids = [row[0] for row in cursor.fetchall()]
+        person_ids |= {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT e.person_id, sc.person_id FROM {entries} e"  # noqa: S608 - model tables
+            f" JOIN {changes} sc ON sc.id = e.stage_change_id"
+            f" WHERE sc.person_id {differs} e.person_id OR sc.at <> e.entered_at OR sc.to_stage_id <> e.stage"
+        )
+        person_ids |= {pk for row in cursor.fetchall() for pk in row if pk is not None}
+        cursor.execute(
+            f"SELECT DISTINCT sc.person_id FROM {changes} sc"  # noqa: S608 - model tables
+            f" JOIN {LifecycleStage._meta.db_table} ls ON ls.key = sc.to_stage_id"
+            f" LEFT JOIN {entries} e ON e.stage_change_id = sc.id"
+            " WHERE sc.person_id IS NOT NULL AND NOT ls.is_side_stage AND e.stage_change_id IS NULL"
+        )
+        person_ids |= {row[0] for row in cursor.fetchall()}
     stage_entries_refresh(person_ids=person_ids)
+    # Blocks whose size is not their month's count of entries.
+    sizes = {
+        (stage, month): size for stage, month, size in StageEntryBlock.objects.values_list("stage", "month", "size")
+    }
+    counted = {}
+    for stage, month, size in _entry_counts_by_month():
+        counted[(stage, month)] = size
+    stale = {key for key in set(sizes) | set(counted) if sizes.get(key) != counted.get(key)}
+    stage_entry_blocks_build(keys=stale)
     return len(person_ids)
+
+
+def _entry_counts_by_month() -> list[tuple[str, dt.date, int]]:
+    from django.db.models import Count
+    from django.db.models.functions import TruncMonth
+
+    from tandem.analytics.models import StageEntry
+
+    grouped = (
+        StageEntry.objects.annotate(month=TruncMonth("entered_at"))
+        .values("stage", "month")
+        .annotate(size=Count("pk"))
+        .values_list("stage", "month", "size")
+        .order_by()
+    )
+    return [(stage, _first_day(month), size) for stage, month, size in grouped]
+
+
+def _first_day(month) -> dt.date:
+    if isinstance(month, dt.datetime):
+        return (timezone.localtime(month) if timezone.is_aware(month) else month).date()
+    return month
 
 
 # ---------------------------------------------------------------- pipeline history rebuilt

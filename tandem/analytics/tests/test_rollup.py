@@ -221,3 +221,27 @@ def test_a_change_of_main_stages_rebuilds_the_rollup(company):
         == StageChange.objects.filter(person__isnull=False, to_stage__is_side_stage=False).count()
     )
     assert_views_match_the_history(ScorecardFilters(), Q1)
+
+
+def test_the_reconcile_follows_merges_edits_and_deletions(company):
+    people = company.people
+    # P8's history is moved to P4 (a merge), P6 is erased, and P3's SQL entry is corrected to a day later.
+    StageChange.objects.filter(person=people.p8).update(person=people.p4)
+    Person.objects.filter(pk=people.p6.pk).delete()
+    StageChange.objects.filter(person=people.p3, to_stage_id="sql").update(at=at(2026, 2, 5))
+    assert services.stage_entries_reconcile() == 3  # P8's rows (now P4's), P4 and P3
+    assert services.stage_entries_reconcile() == 0
+    for period in PERIODS:
+        assert_views_match_the_history(ScorecardFilters(), period)
+
+
+def test_a_stage_change_committed_after_a_later_one_was_counted_is_picked_up(company):
+    late = StageChange.objects.create(
+        person=company.people.p7, from_stage_id="lead", to_stage_id="mql", at=at(2026, 2, 1), actor_type="system"
+    )
+    services.stage_entries_catch_up()
+    StageEntry.objects.filter(stage_change=late).delete()  # as if it had not been visible yet
+    assert services.stage_entries_catch_up() == 0
+    assert services.stage_entries_catch_up(lookback=services.CATCH_UP_LOOKBACK) == 1
+    assert StageEntry.objects.filter(stage_change=late).exists()
+    assert_views_match_the_history(ScorecardFilters(), Q1)
