@@ -347,23 +347,40 @@ def events_store(*, checked: CheckedEvents, by, default_channel: str = "direct")
     # Resolving campaigns and people may refuse events; what is left is stored in one go.
     _resolve_campaigns(checked, result, default_channel)
     partitions.ensure_for(checked.occurred_at)
+    if (
+        connection.vendor == "postgresql"
+        and not any(checked.email)
+        and not any(checked.person_id)
+        and connection.get_autocommit()
+    ):
+        # Anonymous events only: no person to find, create or tie, so the insert is the whole
+        # transaction. Outside any transaction one statement is its own, committed (on disk) when
+        # it returns: no BEGIN and COMMIT round trips.
+        if not len(checked):
+            return result
+        _stored(result, checked, *_insert_postgresql(checked))
+        if result.person_ids:  # anonymous ids already tied to people
+            _people_touched(result.person_ids, checked)
+        return result
     with transaction.atomic():
         if any(checked.email) or any(checked.person_id):
             _resolve_people(checked, result, by=by, default_channel=default_channel)
         if not len(checked):
             return result
         gained = _link_visitors(checked, timezone.now()) if any(checked.person_id) else set()
-        if connection.vendor == "postgresql":
-            stored, person_ids, already_stored = _insert_postgresql(checked)
-        else:
-            stored, person_ids, already_stored = _insert_generic(checked)
-        result.stored = stored
-        result.already_stored = already_stored
-        result.duplicates += len(checked) - stored
-        result.person_ids = set(person_ids) | gained
+        insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_generic
+        _stored(result, checked, *insert(checked))
+        result.person_ids |= gained
         if result.person_ids:
             _people_touched(result.person_ids, checked)
     return result
+
+
+def _stored(result: StoreResult, checked: CheckedEvents, stored: int, person_ids, already_stored: set[str]) -> None:
+    result.stored = stored
+    result.already_stored = already_stored
+    result.duplicates += len(checked) - stored
+    result.person_ids = set(person_ids)
 
 
 def _people_touched(person_ids: set[int], checked: CheckedEvents) -> None:

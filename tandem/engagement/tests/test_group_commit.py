@@ -227,3 +227,21 @@ def test_the_asgi_entry_answers_the_event_paths_and_passes_the_rest_on(cast):
     assert status == 401
     assert _asgi_call(application, "GET", "/people/") == (200, {b"content-type": b"text/plain"}, b"django")
     assert sorted(Touchpoint.objects.values_list("client_event_id", flat=True)) == ["a-1", "a-2", "a-3"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_events_stored_outside_a_transaction_give_the_same_results():
+    from tandem.engagement.models import Visitor
+
+    person = make_person(email="bo@acme.test")
+    Visitor.objects.create(anonymous_id="known", person=person, identified_at=dt.datetime.now(dt.UTC))
+    events = [_event("k-1", anonymous_id="known"), _event("k-2", anonymous_id="stranger"), _event("k-1")]
+    checked = events_check(events, now=dt.datetime.now(dt.UTC), limits=Limits(), classifier=channel_classifier())
+
+    result = events_store(checked=checked, by=SYSTEM)
+
+    assert (result.stored, result.duplicates, result.person_ids) == (2, 1, {person.pk})
+    assert dict(Touchpoint.objects.values_list("client_event_id", "person_id")) == {"k-1": person.pk, "k-2": None}
+    again = events_store(checked=events_check(events[:2], now=dt.datetime.now(dt.UTC), limits=Limits()), by=SYSTEM)
+    assert (again.stored, again.duplicates, again.already_stored) == (0, 2, {"k-1", "k-2"})
+    assert Touchpoint.objects.count() == 2
