@@ -447,6 +447,14 @@ def _prepared_from_memory(request: EventRequest) -> bool:
     return cached is not None and cached[1] > time.monotonic() + 1 and classifier_cache.is_fresh()
 
 
+def _prepare_in_memory(request: EventRequest) -> Answer | _ToStore:
+    try:
+        return _single_prepare(request)
+    except Exception:
+        logger.exception("Checking an event failed")
+        return _error(500, "The event could not be stored; nothing was acknowledged, so send it again.")
+
+
 def _prepare_here(request: EventRequest) -> Answer | _ToStore:
     try:
         return _single_prepare(request)
@@ -504,7 +512,7 @@ class EventsASGIApplication:
             # Checked here when the key and the channel rules are in memory (no database to wait
             # for), else on a thread; the wait for the shared commit holds no thread either way.
             if _prepared_from_memory(request):
-                answer = _prepare_here(request)
+                answer = _prepare_in_memory(request)
             else:
                 answer = await loop.run_in_executor(self.single_threads, _prepare_here, request)
             if isinstance(answer, _ToStore):

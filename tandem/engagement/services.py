@@ -286,11 +286,13 @@ def _insert_postgresql(checked: CheckedEvents) -> tuple[int, list[int], set[str]
                 _durable_connections.add(connection.connection)
             else:
                 cursor.execute("SET LOCAL synchronous_commit TO on")
+        # Prepared once per connection: planning this statement costs the server more than running
+        # it for a few events.
         if len(checked) >= ARRAYS_FROM_EVENTS:
-            cursor.execute(_INSERT_FROM_ARRAYS, columns)
+            cursor.execute(_INSERT_FROM_ARRAYS, columns, prepare=True)
         else:
             rows = [dict(zip(_COLUMN_NAMES, row, strict=True)) for row in zip(*columns, strict=True)]
-            cursor.execute(_INSERT_FROM_JSON, (orjson.dumps(rows).decode(),))
+            cursor.execute(_INSERT_FROM_JSON, (orjson.dumps(rows).decode(),), prepare=True)
         count, person_ids, already_stored = cursor.fetchone()
     return count, list(person_ids), set(already_stored)
 
