@@ -139,6 +139,12 @@ def _exclusive_segment_cumsum(values: np.ndarray, segment_start: np.ndarray) -> 
     return running - values - (running[starts] - values[starts])
 
 
+def _exclusive_segment_suffix_sum(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """For each position, the sum of the later values with the same key (equal keys are contiguous)."""
+    reverse = slice(None, None, -1)
+    return _exclusive_segment_cumsum(values[reverse], _segment_starts(keys[reverse]))[reverse]
+
+
 def _segment_starts(*keys: np.ndarray) -> np.ndarray:
     start = np.zeros(len(keys[0]), dtype=bool)
     if len(start):
@@ -242,37 +248,41 @@ def score_lines(
     newest = np.empty(count, dtype=np.int64)
     newest[_newest_first_order(occurred_at_us, touchpoint_id, rule_index)] = np.arange(count)
     person_key, person_bits = _dense_key(person_id)
-    line_bits = _bits_for(count)
-    rule_bits = _bits_for(max(len(rules.rules), 1))
+    oldest = count - 1 - newest
+    # One sort puts every person's lines oldest first; a stable radix sort of the small rule numbers
+    # then gives the canonical order (rule, person, oldest first). Caps are read off these orders:
+    # a line's "used before" is what the newer lines of its person and rule (or group) took.
+    by_person = _order_by(
+        [(person_key, person_bits), (oldest, _bits_for(count))], fallback=lambda: np.lexsort((oldest, person_id))
+    )
+    rule_numbers = rule_index[by_person].astype(np.uint16 if len(rules.rules) <= 65535 else np.int64)
+    order = by_person[np.argsort(rule_numbers, kind="stable")]
     if (rule_caps > 0).any() and count:
-        order = _order_by(
-            [(person_key, person_bits), (rule_index, rule_bits), (newest, line_bits)],
-            fallback=lambda: np.lexsort((newest, rule_index, person_id)),
-        )
-        sorted_rule = rule_index[order]
-        magnitude = np.abs(points[order])
-        used_before = _exclusive_segment_cumsum(magnitude, _segment_starts(person_id[order], sorted_rule))
-        cap = rule_caps[sorted_rule]
-        allowed = np.where(cap > 0, np.clip(cap - used_before, 0, magnitude), magnitude)
-        reduced = allowed < magnitude
-        points[order] = np.sign(points[order]) * allowed
-        capped_by[order[reduced]] = CAPPED_BY_RULE
+        boundaries = np.searchsorted(rule_index[order], np.arange(len(rules.rules) + 1))
+        for index, cap in enumerate(rule_caps[: len(rules.rules)].tolist()):
+            positions = order[boundaries[index] : boundaries[index + 1]]
+            if cap <= 0 or not len(positions):
+                continue
+            magnitude = np.abs(points[positions])
+            used_before = _exclusive_segment_suffix_sum(magnitude, person_id[positions])
+            allowed = np.clip(cap - used_before, 0, magnitude)
+            reduced = allowed < magnitude
+            points[positions] = np.sign(points[positions]) * allowed
+            capped_by[positions[reduced]] = CAPPED_BY_RULE
 
     line_groups = rule_groups[rule_index]
-    grouped = np.flatnonzero((line_groups >= 0) & (points > 0))
-    if len(grouped):
-        group_bits = _bits_for(len(rules.groups))
-        within = _order_by(
-            [(person_key[grouped], person_bits), (line_groups[grouped], group_bits), (newest[grouped], line_bits)],
-            fallback=lambda: np.lexsort((newest[grouped], line_groups[grouped], person_id[grouped])),
-        )
-        order = grouped[within]
-        given = points[order]
-        used_before = _exclusive_segment_cumsum(given, _segment_starts(person_id[order], line_groups[order]))
-        allowed = np.clip(group_caps[line_groups[order]] - used_before, 0, given)
-        reduced = allowed < given
-        points[order] = allowed
-        capped_by[order[reduced]] = CAPPED_BY_GROUP
+    if rules.groups and count:
+        groups_in_order = line_groups[by_person]
+        for group, cap in enumerate(group_caps[: len(rules.groups)].tolist()):
+            positions = by_person[(groups_in_order == group) & (points[by_person] > 0)]
+            if not len(positions):
+                continue
+            given = points[positions]
+            used_before = _exclusive_segment_suffix_sum(given, person_id[positions])
+            allowed = np.clip(cap - used_before, 0, given)
+            reduced = allowed < given
+            points[positions] = allowed
+            capped_by[positions[reduced]] = CAPPED_BY_GROUP
 
     if rules.decay.half_life_days is not None:
         factor = np.power(0.5, (age_us / MICROSECONDS_PER_DAY) / rules.decay.half_life_days)
@@ -280,11 +290,6 @@ def score_lines(
     else:
         value = points.astype(np.float64)
 
-    # Canonical order: rule, person, then oldest first (the reverse of newest).
-    order = _order_by(
-        [(rule_index, rule_bits), (person_key, person_bits), (count - 1 - newest, line_bits)],
-        fallback=lambda: np.lexsort((-newest, person_id, rule_index)),
-    )
     lines = LedgerLines(
         person_id=person_id[order],
         touchpoint_id=touchpoint_id[order],
