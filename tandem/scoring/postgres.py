@@ -42,8 +42,8 @@ def _rule_condition(rule, campaign_ids: list[int]) -> sql.Composable:
     return sql.SQL(" AND ").join(parts)
 
 
-def matches_query(rules: EngagementRules, *, as_of: dt.datetime) -> sql.Composable:
-    """One scan of the touchpoints giving a row per (touchpoint, matching rule)."""
+def matches_query(rules: EngagementRules, *, as_of: dt.datetime, person_ids=None) -> sql.Composable:
+    """One scan of the touchpoints (of `person_ids` when given) giving a row per (touchpoint, matching rule)."""
     campaigns = list(Campaign.objects.values_list("id", "name"))
     conditions = []
     for index, rule in enumerate(rules.rules):
@@ -53,6 +53,10 @@ def matches_query(rules: EngagementRules, *, as_of: dt.datetime) -> sql.Composab
     if rules.decay.window_days is not None:
         lower_bound = sql.SQL("AND t.occurred_at >= {}").format(
             sql.Literal(as_of - dt.timedelta(days=rules.decay.window_days))
+        )
+    if person_ids is not None:
+        lower_bound = sql.SQL("{} AND t.person_id = ANY({}::bigint[])").format(
+            lower_bound, sql.Literal([int(person_id) for person_id in person_ids])
         )
     return sql.SQL(
         "SELECT t.person_id, t.id, m.rule_index, t.occurred_at FROM {table} t "
@@ -68,8 +72,8 @@ def matches_query(rules: EngagementRules, *, as_of: dt.datetime) -> sql.Composab
     )
 
 
-def read_matches(rules: EngagementRules, *, as_of: dt.datetime) -> dict[str, np.ndarray]:
-    """The matches as arrays: person_id, touchpoint_id, rule_index, occurred_at_us.
+def read_matches(rules: EngagementRules, *, as_of: dt.datetime, person_ids=None) -> dict[str, np.ndarray]:
+    """The matches (of `person_ids` when given) as arrays: person_id, touchpoint_id, rule_index, occurred_at_us.
 
     Each column comes back as one bytea of big-endian binary values (PostgreSQL's own send
     functions, concatenated), which numpy reads in one step: no Python object per row. A bytea
@@ -91,7 +95,7 @@ def read_matches(rules: EngagementRules, *, as_of: dt.datetime) -> dict[str, np.
         "string_agg(m.rule_index, ''::bytea), string_agg(m.occurred_at, ''::bytea) "
         "FROM (SELECT int8send(x.person_id) AS person_id, int8send(x.id) AS id, "
         "int2send(x.rule_index::int2) AS rule_index, timestamptz_send(x.occurred_at) AS occurred_at FROM ({}) x) m"
-    ).format(matches_query(rules, as_of=as_of))
+    ).format(matches_query(rules, as_of=as_of, person_ids=person_ids))
     connection.ensure_connection()
     # Django's cursors bind on the client, which cannot ask for binary results; this one can.
     with psycopg.Cursor(connection.connection) as raw:

@@ -162,8 +162,15 @@ def scores_refresh_people(
             .order_by("person_id")
             .values_list("person_id", "engagement_score")
         )
-        batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=found))
-        result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
+        if connection.vendor == "postgresql":
+            from tandem.scoring import postgres
+
+            # Matched in SQL and read as binary columns, as the full rescore does.
+            matches = postgres.read_matches(rules, as_of=as_of, person_ids=found)
+            result = engine.score_lines(rules, as_of_us=engine.to_microseconds(as_of), **matches)
+        else:
+            batch = engine.TouchpointBatch.from_rows(_touchpoint_rows(rules, as_of=as_of, person_ids=found))
+            result = engine.score_touchpoints(rules, as_of=as_of, batch=batch)
         scores = {person_id: result.score_of(person_id) for person_id in found}
         changed = [
             (person_id, score)
