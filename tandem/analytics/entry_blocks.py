@@ -4,7 +4,7 @@ Plain data in and out (rows as tuples, arrays as numpy), so that packing and rea
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,8 +25,7 @@ COLUMNS = {
 }
 
 
-@dataclass(frozen=True)
-class EntryRow:
+class EntryRow(NamedTuple):
     """One stage entry as the rollup keeps it."""
 
     person_id: int
@@ -51,28 +50,41 @@ def _days(entered: dt.datetime, reached: dt.datetime | None) -> float:
     return (reached.timestamp() - entered.timestamp()) / SECONDS_PER_DAY if reached is not None else np.nan
 
 
-def pack(rows: list[EntryRow]) -> dict:
-    """The block's fields for these entries: each column as bytes, and the names behind the codes."""
-    industries = sorted({row.industry for row in rows})
-    regions = sorted({row.region for row in rows})
-    industry_code = {name: code for code, name in enumerate(industries)}
-    region_code = {name: code for code, name in enumerate(regions)}
+def pack(rows: list[EntryRow] | list[tuple]) -> dict:
+    """The block's fields for these entries (EntryRow or tuples in its order): each column as bytes, and the
+    names behind the codes."""
+    (
+        person_ids,
+        entered_at,
+        previous_at,
+        next_at,
+        customer_at,
+        furthest,
+        owner_ids,
+        team_ids,
+        icp_tiers,
+        industries,
+        regions,
+    ) = (list(values) for values in zip(*rows, strict=True)) if rows else ([] for _ in range(11))
+    industry_names, region_names = sorted(set(industries)), sorted(set(regions))
+    industry_code = {name: code for code, name in enumerate(industry_names)}
+    region_code = {name: code for code, name in enumerate(region_names)}
     values = {
-        "person_ids": [row.person_id for row in rows],
-        "entered": [row.entered_at.timestamp() for row in rows],
-        "previous": [_seconds(row.previous_entry_at) for row in rows],
-        "next_days": [_days(row.entered_at, row.next_reached_at) for row in rows],
-        "customer_days": [_days(row.entered_at, row.customer_reached_at) for row in rows],
-        "furthest": [row.furthest_position for row in rows],
-        "owner_ids": [NONE if row.owner_id is None else row.owner_id for row in rows],
-        "team_ids": [NONE if row.team_id is None else row.team_id for row in rows],
-        "icp_tiers": [NONE if row.icp_tier is None else row.icp_tier for row in rows],
-        "industries": [industry_code[row.industry] for row in rows],
-        "regions": [region_code[row.region] for row in rows],
+        "person_ids": person_ids,
+        "entered": [moment.timestamp() for moment in entered_at],
+        "previous": [_seconds(moment) for moment in previous_at],
+        "next_days": [_days(entered, reached) for entered, reached in zip(entered_at, next_at, strict=True)],
+        "customer_days": [_days(entered, reached) for entered, reached in zip(entered_at, customer_at, strict=True)],
+        "furthest": furthest,
+        "owner_ids": [NONE if value is None else value for value in owner_ids],
+        "team_ids": [NONE if value is None else value for value in team_ids],
+        "icp_tiers": [NONE if value is None else value for value in icp_tiers],
+        "industries": [industry_code[name] for name in industries],
+        "regions": [region_code[name] for name in regions],
     }
     fields = {name: np.asarray(values[name], dtype=dtype).tobytes() for name, dtype in COLUMNS.items()}
     fields["size"] = len(rows)
-    fields["labels"] = {"industry": industries, "region": regions}
+    fields["labels"] = {"industry": industry_names, "region": region_names}
     return fields
 
 

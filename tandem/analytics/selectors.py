@@ -565,7 +565,24 @@ def _campaign_people(filters: ScorecardFilters) -> np.ndarray | None:
         members = members.filter(campaign_id=filters.campaign_id)
     if filters.channel:
         members = members.filter(campaign__channel=filters.channel)
-    return np.fromiter(members.values_list("person_id", flat=True).distinct(), dtype=np.int64)
+    # Someone in several of the channel's campaigns is listed more than once: np.isin does not mind.
+    return np.fromiter(members.values_list("person_id", flat=True), dtype=np.int64)
+
+
+def _block_rows(query):
+    """The rows of a query on blocks; on PostgreSQL in the binary protocol, which hands the packed columns
+    over as they are stored instead of as hexadecimal text (a third of the time for a year of entries)."""
+    if connection.vendor != "postgresql":
+        yield from query
+        return
+    import psycopg
+
+    sql, params = query.query.sql_with_params()
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        for stage, labels, *raw in cursor:
+            yield (stage, json.loads(labels) if isinstance(labels, str | bytes) else labels, *raw)
 
 
 def stage_entry_arrays(
@@ -602,7 +619,7 @@ def stage_entry_arrays(
     start_seconds, end_seconds = start.timestamp(), end.timestamp()
     parts: dict[str, dict[str, list]] = {stage: {name: [] for name in wanted} for stage in stages}
     blocks = StageEntryBlock.objects.filter(stage__in=stages, month__gte=first_month, month__lte=last_month)
-    for stage, labels, *raw in blocks.values_list("stage", "labels", *wanted):
+    for stage, labels, *raw in _block_rows(blocks.values_list("stage", "labels", *wanted)):
         arrays = {name: entry_blocks.column(value, name) for name, value in zip(wanted, raw, strict=True)}
         entered, previous = arrays["entered"], arrays["previous"]
         keep = (entered >= start_seconds) & (entered < end_seconds)

@@ -317,6 +317,8 @@ PEOPLE_PER_BATCH = 500
 # Stage changes re-read behind the last one counted by the periodic catch-up: a change whose
 # transaction committed after a later one was counted is picked up then.
 CATCH_UP_LOOKBACK = 2000
+# How fresh the rollup must be for a page not to catch it up first (the worker does so every minute).
+PAGE_CATCH_UP_SECONDS = 10
 _ENTRY_COLUMNS = (
     "stage_change_id, person_id, stage, entered_at, previous_entry_at, furthest_position, next_reached_at,"
     " customer_reached_at, owner_id, team_id, icp_tier, industry, region"
@@ -421,11 +423,8 @@ def stage_entry_blocks_build(*, keys) -> int:
     written = 0
     for stage, month in sorted(keys):
         period = containing("month", month)
-        rows = [
-            entry_blocks.EntryRow(*values)
-            for values in StageEntry.objects.filter(
-                stage=stage, entered_at__gte=period.start_at(), entered_at__lt=period.end_at()
-            )
+        rows = list(
+            StageEntry.objects.filter(stage=stage, entered_at__gte=period.start_at(), entered_at__lt=period.end_at())
             .order_by("entered_at", "stage_change_id")
             .values_list(
                 "person_id",
@@ -440,7 +439,7 @@ def stage_entry_blocks_build(*, keys) -> int:
                 "industry",
                 "region",
             )
-        ]
+        )
         if not rows:
             StageEntryBlock.objects.filter(stage=stage, month=month).delete()
             continue
@@ -498,8 +497,11 @@ def stage_entries_rebuild() -> int:
     return written
 
 
-def stage_entries_catch_up(*, lookback: int = 0) -> int:
+def stage_entries_catch_up(*, lookback: int = 0, unless_within_seconds: float = 0) -> int:
     """Count the stage changes recorded since the rollup last read them (and `lookback` ids before).
+
+    With `unless_within_seconds`, nothing is done if the rollup caught up that recently: the pages ask
+    for this so that, with stage changes arriving all the time, one request in that many seconds pays.
 
     Only the people concerned are refreshed, so a new stage change shows in the analysis views on the
     next request. A rollup never built, or built with other main stages, is rebuilt whole. A catch-up
@@ -518,6 +520,11 @@ def stage_entries_catch_up(*, lookback: int = 0) -> int:
     if blocks != settings.TIME_ZONE:
         stage_entry_blocks_rebuild()
     if newest <= state.last_id and not lookback:
+        return 0
+    recently = state.updated_at is not None and timezone.now() - state.updated_at < dt.timedelta(
+        seconds=unless_within_seconds
+    )
+    if unless_within_seconds and recently:
         return 0
     with transaction.atomic():
         state = RollupState.objects.select_for_update(skip_locked=True).filter(name=STAGE_ENTRIES).first()

@@ -201,8 +201,8 @@ ROLLUP_PAGES = ("funnel", "conversion", "trends", "cohorts")
 
 def _analysis_data(page: str, filters, period: Period, request) -> dict:
     if page in ROLLUP_PAGES:
-        # Stage changes recorded since the last look are counted before reading (usually none or a few).
-        services.stage_entries_catch_up()
+        # Stage changes recorded since the rollup last caught up (over ten seconds ago) are counted first.
+        services.stage_entries_catch_up(unless_within_seconds=services.PAGE_CATCH_UP_SECONDS)
     if page == "funnel":
         from_stage = request.GET.get("from", "") or "lead"
         rows = selectors.funnel(filters, period, from_stage)

@@ -5,6 +5,7 @@ import datetime as dt
 import random
 
 import pytest
+from django.utils import timezone
 
 from tandem.analytics import selectors, services
 from tandem.analytics.models import RollupState, StageEntry, StageEntryBlock
@@ -245,3 +246,12 @@ def test_a_stage_change_committed_after_a_later_one_was_counted_is_picked_up(com
     assert services.stage_entries_catch_up(lookback=services.CATCH_UP_LOOKBACK) == 1
     assert StageEntry.objects.filter(stage_change=late).exists()
     assert_views_match_the_history(ScorecardFilters(), Q1)
+
+
+def test_pages_leave_a_rollup_caught_up_seconds_ago_to_the_worker(company):
+    StageChange.objects.create(
+        person=company.people.p7, from_stage_id="lead", to_stage_id="mql", at=at(2026, 2, 1), actor_type="system"
+    )
+    assert services.stage_entries_catch_up(unless_within_seconds=60) == 0  # caught up by the fixture just now
+    RollupState.objects.filter(name=services.STAGE_ENTRIES).update(updated_at=timezone.now() - dt.timedelta(minutes=2))
+    assert services.stage_entries_catch_up(unless_within_seconds=60) == 1
