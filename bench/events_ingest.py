@@ -131,8 +131,39 @@ EVENT = (
 )
 
 
+class _Answers(asyncio.Protocol):
+    """Reads HTTP/1.1 answers off one connection, each handed to the future waiting for it."""
+
+    def __init__(self):
+        self.buffer = b""
+        self.waiting: asyncio.Future | None = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buffer[:end]
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if len(self.buffer) < end + 4 + length:
+            return
+        body, self.buffer = self.buffer[end + 4 : end + 4 + length], self.buffer[end + 4 + length :]
+        self.waiting.set_result((int(head[9:12]), body))
+
+    def connection_lost(self, error):
+        if self.waiting is not None and not self.waiting.done():
+            self.waiting.set_exception(error or ConnectionError("the server closed the connection"))
+
+
 class Connection:
-    """One keep-alive HTTP/1.1 connection that sends POSTs and reads whole answers."""
+    """One keep-alive HTTP/1.1 connection that sends POSTs and reads whole answers (a bare protocol:
+    the load generator shares the machine with the server, so it spends as little as it can)."""
 
     def __init__(self, port: int, secret: str):
         self.port = port
@@ -142,21 +173,16 @@ class Connection:
         ).encode()
 
     async def open(self):
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        loop = asyncio.get_running_loop()
+        self.transport, self.answers = await loop.create_connection(_Answers, "127.0.0.1", self.port)
 
     async def post(self, path: bytes, body: bytes) -> tuple[int, bytes]:
-        self.writer.write(b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (path, self.head, len(body), body))
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        body = await self.reader.readexactly(length) if length else b""
-        return status, body
+        self.answers.waiting = asyncio.get_running_loop().create_future()
+        self.transport.write(b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (path, self.head, len(body), body))
+        return await self.answers.waiting
 
     def close(self):
-        self.writer.close()
+        self.transport.close()
 
 
 def batch_body(prefix: bytes, number: int, occurred_at: bytes) -> bytes:

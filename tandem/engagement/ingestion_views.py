@@ -31,6 +31,8 @@ from urllib.parse import parse_qs
 
 import orjson
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, close_old_connections
 from django.http import HttpResponse
@@ -116,6 +118,17 @@ def _token(secret: str) -> ApiToken | None:
     return token
 
 
+_counters: list[BaseCache] = []
+
+
+def _rate_counters() -> BaseCache:
+    """One default-cache client for the whole process: Django's `cache` makes one per thread or task,
+    and in the event loop every request is a task of its own."""
+    if not _counters:
+        _counters.append(caches.create_connection(DEFAULT_CACHE_ALIAS))
+    return _counters[0]
+
+
 def _secret(request: EventRequest) -> str:
     header = request.authorization
     if header[:7].lower() == "bearer ":
@@ -189,7 +202,7 @@ def _authorise(request: EventRequest) -> tuple[ApiToken | None, str | None, Answ
             )
     if not token.is_write_key and not can_send_events(token.user):
         return None, None, _error(403, "This token's user may not send events.", origin)
-    wait = token_rate_check(token)
+    wait = token_rate_check(token, counters=_rate_counters())
     if wait:
         return (
             None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -119,22 +120,24 @@ def token_authenticate(secret: str) -> ApiToken | None:
     return token
 
 
-def token_rate_check(token: ApiToken, *, now: float | None = None) -> int:
+def token_rate_check(token: ApiToken, *, now: float | None = None, counters: BaseCache | None = None) -> int:
     """Count one request against the token's budget for this minute.
 
     Returns 0 when the request may go ahead, or the seconds to wait until the budget renews.
-    Each token has its own counter, so one busy integration cannot starve another.
+    Each token has its own counter, so one busy integration cannot starve another. `counters`
+    is the cache that holds them (default: Django's default cache).
     """
+    counters = cache if counters is None else counters
     now = time.time() if now is None else now
     window = int(now // 60)
     key = f"api-rate:{token.pk}:{window}"
-    if cache.add(key, 1, timeout=120):
+    if counters.add(key, 1, timeout=120):
         used = 1
     else:
         try:
-            used = cache.incr(key)
+            used = counters.incr(key)
         except ValueError:
-            cache.set(key, 1, timeout=120)
+            counters.set(key, 1, timeout=120)
             used = 1
     if used > token.rate_limit_per_minute:
         return max(1, int((window + 1) * 60 - now))
