@@ -17,7 +17,7 @@ test client signed in as leadership):
 - scorecard_page: GET /scorecard/ (this quarter against the last eight), target 300 ms warm;
 - scorecard_analysis: the five analysis pages (funnel, conversion and velocity, trends, cohorts,
   pipeline), each without filters and filtered by each menu (owner, team, ICP tier, industry, region,
-  campaign, channel, and three at once) for this quarter, and by none, owner and region for a whole
+  campaign, channel, and three at once) for this quarter, and by none, owner, region and channel for a whole
   year; the figure is the p95 of the slowest of these views (named in the params), target 1,000 ms;
 and, in the params, how long after a new stage change the scorecard and the analysis views show it,
 and how long building the stage-entry rollup took the first time.
@@ -509,7 +509,7 @@ def main(argv=None) -> int:
         views += [
             (page, "&".join(filter(None, [filters[name], f"period={last_year}"])))
             for page in PAGES
-            for name in ("none", "owner", "region")
+            for name in ("none", "owner", "region", "channel")
         ]
         per_view = {}
         for page, query in views:
