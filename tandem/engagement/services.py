@@ -284,6 +284,10 @@ def _insert_postgresql(checked: CheckedEvents) -> tuple[int, list[int], set[str]
             cursor.execute("SHOW synchronous_commit")
             if cursor.fetchone()[0] == "on":
                 _durable_connections.add(connection.connection)
+            elif connection.get_autocommit():
+                # Outside a transaction SET LOCAL would do nothing; a session setting made here stays.
+                cursor.execute("SET synchronous_commit TO on")
+                _durable_connections.add(connection.connection)
             else:
                 cursor.execute("SET LOCAL synchronous_commit TO on")
         # Prepared once per connection: planning this statement costs the server more than running

@@ -245,3 +245,26 @@ def test_anonymous_events_stored_outside_a_transaction_give_the_same_results():
     again = events_store(checked=events_check(events[:2], now=dt.datetime.now(dt.UTC), limits=Limits()), by=SYSTEM)
     assert (again.stored, again.duplicates, again.already_stored) == (0, 2, {"k-1", "k-2"})
     assert Touchpoint.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_outside_a_transaction_wait_for_the_disk_even_if_the_session_would_not():
+    from django.db import connection
+
+    from tandem.engagement import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    connection.ensure_connection()
+    services._durable_connections.discard(connection.connection)
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+
+    result = events_store(
+        checked=events_check([_event("d-1")], now=dt.datetime.now(dt.UTC), limits=Limits()), by=SYSTEM
+    )
+
+    assert result.stored == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
