@@ -125,6 +125,15 @@ _UNREAD = object()
 _BLANK = object()
 
 
+class _Problem:
+    """Why a cell's text cannot be read (remembered per column like a value)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str):
+        self.message = message
+
+
 class RowReader:
     """Turns records into ParsedRows under a plan: the hot loop of every import."""
 
@@ -164,7 +173,7 @@ class RowReader:
         return row
 
     def _read_cell(self, text: str, reader, value_map):
-        """One non-empty cell as its value, `_BLANK` when it counts as empty, or the CellError saying why not."""
+        """One non-empty cell as its value, `_BLANK` when it counts as empty, or the `_Problem` saying why not."""
         if text[0] == "'":
             text = unquote_formula(text)
         if text[0] in " \t" or text[-1] in " \t":
@@ -182,7 +191,8 @@ class RowReader:
         try:
             return reader(text)
         except CellError as error:
-            return error
+            # The message alone: a kept exception would keep its traceback's frames, and their rows, alive.
+            return _Problem(str(error))
 
     def fill(self, cells: list[str], values: dict, custom: dict, errors: list) -> None:
         """Read one record's cells into values by field, custom fields, and (column, problem) errors."""
@@ -203,8 +213,8 @@ class RowReader:
                         cache[text] = outcome
             if outcome is _BLANK:
                 continue
-            if isinstance(outcome, CellError):
-                errors.append((header, str(outcome)))
+            if type(outcome) is _Problem:
+                errors.append((header, outcome.message))
             elif custom_key is not None:
                 custom[custom_key] = outcome
             else:

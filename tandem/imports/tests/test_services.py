@@ -202,6 +202,31 @@ def test_a_value_repeated_in_a_column_is_read_the_same_on_every_row(cast, tmp_pa
     assert {p.created_at.isoformat() for p in people} == {"2024-01-05T00:00:00+00:00"}
 
 
+def test_the_reader_keeps_no_row_alive_once_read(tmp_path):
+    # A column remembers what a text read as, and why it could not be read: never the row it came from.
+    import gc
+    import weakref
+
+    from tandem.imports.reading import Record, open_source
+    from tandem.imports.services import RowReader, compile_plan
+
+    rows = [["Email", "Create Date"], ["ann@acme.com", "2024-01-05"], ["not-an-email", "someday"]]
+    source = open_source(csv_file(tmp_path, rows))
+    reader = RowReader(compile_plan(Mapping(kind="people"), source))
+    record = Record(line=3, values=["not-an-email", "someday"])
+    parsed = reader.read(record)
+    assert [where for where, _ in parsed.errors] == ["Email", "Create Date"]
+    alive = weakref.ref(record)
+    del record, parsed
+    gc.collect()
+    assert alive() is None
+    again = reader.read(Record(line=4, values=["not-an-email", "someday"]))
+    assert again.errors == [
+        ("Email", "'not-an-email' is not an email address"),
+        ("Create Date", "'someday' is not a date in the format YYYY-MM-DD"),
+    ]
+
+
 def test_a_corrected_error_report_imports_as_is(cast, tmp_path):
     rows = [["Email", "First Name"], ["ann@acme.com", "Ann"], ["bo@@acme.com", "Bo"]]
     run = run_import(cast, "people", csv_file(tmp_path, rows))
