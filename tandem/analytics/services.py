@@ -319,6 +319,8 @@ PEOPLE_PER_BATCH = 500
 CATCH_UP_LOOKBACK = 2000
 # How fresh the rollup must be for a page not to catch it up first (the worker does so every minute).
 PAGE_CATCH_UP_SECONDS = 10
+# Up to this many stage changes, a page builds a missing rollup itself (seconds); beyond, the worker does.
+PAGE_REBUILD_LIMIT = 250_000
 _ENTRY_COLUMNS = (
     "stage_change_id, person_id, stage, entered_at, previous_entry_at, furthest_position, next_reached_at,"
     " customer_reached_at, owner_id, team_id, icp_tier, industry, region"
@@ -513,10 +515,14 @@ def stage_entries_catch_up(*, lookback: int = 0, unless_within_seconds: float = 
     newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
     state = RollupState.objects.filter(name=STAGE_ENTRIES).first()
     signature, _ = _stages_signature()
-    if state is None or state.stages != signature:
+    blocks = RollupState.objects.filter(name=STAGE_ENTRY_BLOCKS).values_list("stages", flat=True).first()
+    needs_rebuild = state is None or state.stages != signature
+    if (needs_rebuild or blocks != settings.TIME_ZONE) and unless_within_seconds and newest > PAGE_REBUILD_LIMIT:
+        # A long history is rebuilt by the worker (or `tandem manage scorecard rollup`), not in a page.
+        return 0
+    if needs_rebuild:
         stage_entries_rebuild()
         return -1
-    blocks = RollupState.objects.filter(name=STAGE_ENTRY_BLOCKS).values_list("stages", flat=True).first()
     if blocks != settings.TIME_ZONE:
         stage_entry_blocks_rebuild()
     if newest <= state.last_id and not lookback:

@@ -255,3 +255,12 @@ def test_pages_leave_a_rollup_caught_up_seconds_ago_to_the_worker(company):
     assert services.stage_entries_catch_up(unless_within_seconds=60) == 0  # caught up by the fixture just now
     RollupState.objects.filter(name=services.STAGE_ENTRIES).update(updated_at=timezone.now() - dt.timedelta(minutes=2))
     assert services.stage_entries_catch_up(unless_within_seconds=60) == 1
+
+
+def test_a_page_leaves_building_the_rollup_of_a_long_history_to_the_worker(cast, monkeypatch):
+    build_company(cast)
+    monkeypatch.setattr(services, "PAGE_REBUILD_LIMIT", 5)
+    assert services.stage_entries_catch_up(unless_within_seconds=services.PAGE_CATCH_UP_SECONDS) == 0
+    assert not StageEntry.objects.exists()
+    assert services.stage_entries_catch_up(lookback=services.CATCH_UP_LOOKBACK) == -1  # the worker's run
+    assert_views_match_the_history(ScorecardFilters(), Q1)
