@@ -211,14 +211,24 @@ def _known_visitors(checked: CheckedEvents) -> None:
                 checked.person_id[position] = known.get(anonymous_id)
 
 
-_INPUT_ARRAYS = """
-    SELECT * FROM unnest(
-        %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[],
-        %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[]
-    ) AS u(
+_COLUMN_TYPES = (
+    "text", "text", "timestamptz", "text", "bigint", "text", "text", "text",
+    "text", "text", "text", "text", "text", "bigint", "text",
+)  # fmt: skip
+# A column whose events all share one value (an empty utm_term, one type, "{}" properties ...)
+# comes as a one-element array and is repeated by the server.
+_INPUT_ARRAYS = (
+    "SELECT * FROM unnest("  # noqa: S608 - built from this module's constants only
+    + ", ".join(
+        f"CASE WHEN cardinality(%(c{number})b::{kind}[]) = 1 THEN array_fill((%(c{number})b::{kind}[])[1], "
+        f"ARRAY[%(n)s::int]) ELSE %(c{number})b::{kind}[] END"
+        for number, kind in enumerate(_COLUMN_TYPES)
+    )
+    + """) AS u(
         client_event_id, type, occurred_at, anonymous_id, person_id, channel, url, referrer,
         utm_source, utm_medium, utm_campaign, utm_term, utm_content, campaign_id, properties)
 """
+)
 _INPUT_JSON = """
     SELECT * FROM json_to_recordset(%s::json) AS u(
         client_event_id text, type text, occurred_at timestamptz, anonymous_id text, person_id bigint,
@@ -293,7 +303,11 @@ def _insert_postgresql(checked: CheckedEvents) -> tuple[int, list[int], set[str]
         # Prepared once per connection: planning this statement costs the server more than running
         # it for a few events.
         if len(checked) >= ARRAYS_FROM_EVENTS:
-            cursor.execute(_INSERT_FROM_ARRAYS, columns, prepare=True)
+            arrays = {"n": len(checked)}
+            for number, values in enumerate(columns):
+                first = values[0]
+                arrays[f"c{number}"] = [first] if values.count(first) == len(values) else values
+            cursor.execute(_INSERT_FROM_ARRAYS, arrays, prepare=True)
         else:
             rows = [dict(zip(_COLUMN_NAMES, row, strict=True)) for row in zip(*columns, strict=True)]
             cursor.execute(_INSERT_FROM_JSON, (orjson.dumps(rows).decode(),), prepare=True)

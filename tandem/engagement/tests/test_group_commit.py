@@ -268,3 +268,44 @@ def test_events_outside_a_transaction_wait_for_the_disk_even_if_the_session_woul
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
+def test_a_large_batch_stores_every_column_whether_its_values_repeat_or_not():
+    person = make_person(email="cy@acme.test")
+    moment = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    events = [
+        _event(
+            f"big-{number}",
+            anonymous_id=f"visitor-{number % 3}",
+            occurred_at=(moment - dt.timedelta(minutes=number % 2)).isoformat(),
+            url=f"https://www.acme.test/{number}",
+            utm_source="google",
+            properties={"n": number} if number % 10 == 0 else {},
+            **({"person_id": person.pk} if number == 5 else {}),
+        )
+        for number in range(80)
+    ]
+    checked = events_check(events, now=dt.datetime.now(dt.UTC), limits=Limits(), classifier=channel_classifier())
+
+    result = events_store(checked=checked, by=SYSTEM)
+
+    assert (result.stored, result.duplicates) == (80, 0)
+    rows = {
+        row["client_event_id"]: row
+        for row in Touchpoint.objects.values(
+            "client_event_id", "anonymous_id", "occurred_at", "url", "utm_source", "utm_term", "properties", "person_id"
+        )
+    }
+    assert len(rows) == 80
+    assert rows["big-7"]["anonymous_id"] == "visitor-1"
+    assert rows["big-7"]["occurred_at"] == moment - dt.timedelta(minutes=1)
+    assert rows["big-8"]["occurred_at"] == moment
+    assert rows["big-7"]["url"] == "https://www.acme.test/7"
+    assert {row["utm_source"] for row in rows.values()} == {"google"}
+    assert {row["utm_term"] for row in rows.values()} == {""}
+    assert rows["big-30"]["properties"] == {"n": 30}
+    assert rows["big-31"]["properties"] == {}
+    assert rows["big-5"]["person_id"] == person.pk
+    again = events_store(checked=events_check(events, now=dt.datetime.now(dt.UTC), limits=Limits()), by=SYSTEM)
+    assert (again.stored, again.duplicates) == (0, 80)
