@@ -253,10 +253,13 @@ def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, e
     mask_words = [rows[f"mask{w}"].astype(np.int64) for w in range(words)]
     del rows, chunks
     found = []
+    hits: dict[int, np.ndarray] = {}  # a condition both versions have is looked up once
     for bits in bits_of:
         positions, rule_indexes = [], []
         for rule_index, bit in enumerate(bits):
-            hit = np.flatnonzero(mask_words[bit // 63] & (1 << (bit % 63)))
+            if bit not in hits:
+                hits[bit] = np.flatnonzero(mask_words[bit // 63] & (1 << (bit % 63)))
+            hit = hits[bit]
             positions.append(hit)
             rule_indexes.append(np.full(len(hit), rule_index, dtype=np.int32))
         found.append(
