@@ -427,7 +427,24 @@ def _timeline(touchpoints: _Touchpoints, history: _History, checkpoints_us: np.n
     )
 
 
-def _engagement_crossings(
+@dataclass
+class _Bar:
+    """One version's part of the replay: its lines, each touchpoint's bound and line count, when its
+    touchpoints leave the window, everyone's engagement bar and the stages they may qualify from."""
+
+    rules: EngagementRules
+    lines: _Lines
+    line_entered: np.ndarray
+    bound_of: np.ndarray
+    lines_of: np.ndarray
+    left: np.ndarray | None
+    out_order: np.ndarray
+    out_bounds: np.ndarray
+    bar: np.ndarray
+    starting: np.ndarray
+
+
+def _bar(
     rules: EngagementRules,
     touchpoints: _Touchpoints,
     lines: _Lines,
@@ -436,19 +453,15 @@ def _engagement_crossings(
     *,
     bar: np.ndarray,
     from_stages: set[str],
-) -> dict[int, int]:
-    """{person id: index of the first checkpoint at which they were in a starting stage and their engagement
-    score reached their bar}, exactly as scoring everyone at every checkpoint would find it."""
+) -> _Bar:
     checkpoints_us = timeline.checkpoints_us
     count = len(checkpoints_us)
-    people = timeline.people
-    if not len(lines.position):
-        return {}
     size = len(touchpoints.touchpoint_id)
     line_entered = timeline.entered[lines.position]
     # A touchpoint counts at checkpoints entered <= k < left.
     window = rules.decay.window_days
     left = None
+    out_order = out_bounds = np.zeros(0, dtype=np.int64)
     if window is not None:
         left = np.searchsorted(
             checkpoints_us, touchpoints.occurred_at_us + window * MICROSECONDS_PER_DAY, side="right"
@@ -463,7 +476,7 @@ def _engagement_crossings(
     # No line gives more than its points, nor more than its rule's cap; negative lines only take away.
     line_bound = np.clip(np.minimum(points, caps), 0, None)[lines.rule_index]
     half_life = rules.decay.half_life_days
-    if half_life is not None:
+    if half_life is not None and len(lines.position):
         # Decay from the touchpoint to its first checkpoint, by whole hours of age: a little more than the
         # exact value, as a bound may be, and a table lookup instead of a power per line.
         hours = timeline.hours_to_entry[lines.position]
@@ -474,51 +487,87 @@ def _engagement_crossings(
         scored = np.flatnonzero(lines_of > 0)
         out_order, out_bounds = _grouped(left[scored], count + 1)
         out_order = scored[out_order]
+    return _Bar(
+        rules=rules,
+        lines=lines,
+        line_entered=line_entered,
+        bound_of=bound_of,
+        lines_of=lines_of,
+        left=left,
+        out_order=out_order,
+        out_bounds=out_bounds,
+        bar=bar,
+        starting=np.array([stage in from_stages for stage in history.stages], dtype=bool),
+    )
 
-    # Step through the checkpoints touching only the people something happens to; a bound is brought
-    # up to date (decayed) when its person is touched.
-    starting = np.array([stage in from_stages for stage in history.stages], dtype=bool)
-    bound = np.zeros(people.size)
-    bound_step = np.zeros(people.size, dtype=np.int64)
-    lines_now = np.zeros(people.size)
-    stage = np.zeros(people.size, dtype=np.int16)
-    stamp = np.zeros(people.size, dtype=np.int64)
+
+def _candidates(bars: list[_Bar], history: _History, timeline: _Timeline) -> list[list[np.ndarray]]:
+    """For each version, for each checkpoint: the people with an event there, in a starting stage, with lines,
+    whose bound reaches their bar. Steps through the checkpoints touching only the people something
+    happens to; a bound is brought up to date (decayed) when its person is touched."""
+    checkpoints_us = timeline.checkpoints_us
+    size = timeline.people.size
     empty = np.zeros(0, dtype=np.int64)
-    candidates = []
-    for step in range(count):
+    stage = np.zeros(size, dtype=np.int16)
+    stamp = np.zeros(size, dtype=np.int64)
+    bound = [np.zeros(size) for _ in bars]
+    bound_step = [np.zeros(size, dtype=np.int64) for _ in bars]
+    lines_now = [np.zeros(size) for _ in bars]
+    found: list[list[np.ndarray]] = [[] for _ in bars]
+    for step in range(len(checkpoints_us)):
         coming = timeline.in_order[timeline.in_bounds[step] : timeline.in_bounds[step + 1]]
-        going = out_order[out_bounds[step] : out_bounds[step + 1]] if left is not None else empty
+        coming_people = timeline.person[coming]
+        going = [
+            one.out_order[one.out_bounds[step] : one.out_bounds[step + 1]] if one.left is not None else empty
+            for one in bars
+        ]
+        going_people = [timeline.person[positions] for positions in going]
         changed = timeline.change_order[timeline.change_bounds[step] : timeline.change_bounds[step + 1]]
-        coming_people, going_people = timeline.person[coming], timeline.person[going]
-        touched = np.concatenate([coming_people, going_people, timeline.change_person[changed]])
+        touched = np.concatenate([coming_people, *going_people, timeline.change_person[changed]])
         if not len(touched):
-            candidates.append(empty)
+            for each in found:
+                each.append(empty)
             continue
         # Each person once: the one place whose number sticks in `stamp` keeps them.
         places = np.arange(len(touched))
         stamp[touched] = places
         touched = touched[stamp[touched] == places]
-        if half_life is not None:
-            since_us = checkpoints_us[step] - checkpoints_us[bound_step[touched]]
-            bound[touched] *= np.exp2(-(since_us / MICROSECONDS_PER_DAY) / half_life)
-            bound_step[touched] = step
-        np.add.at(bound, coming_people, bound_of[coming])
-        np.add.at(lines_now, coming_people, lines_of[coming])
-        np.subtract.at(bound, going_people, bound_of[going])
-        np.subtract.at(lines_now, going_people, lines_of[going])
         if len(changed):
             who = timeline.change_person[changed]
             last = np.append(who[1:] != who[:-1], True)
             stage[who[last]] = history.to_stage[changed[last]]
-        bars = bar[touched]
-        hit = (
-            starting[stage[touched]]
-            & (lines_now[touched] > 0.5)
-            & ((bars <= 0) | (bound[touched] + BOUND_SLACK >= bars - 0.5))
-        )
-        candidates.append(touched[hit])
+        stage_now = stage[touched]
+        for index, one in enumerate(bars):
+            half_life = one.rules.decay.half_life_days
+            if half_life is not None:
+                since_us = checkpoints_us[step] - checkpoints_us[bound_step[index][touched]]
+                bound[index][touched] *= np.exp2(-(since_us / MICROSECONDS_PER_DAY) / half_life)
+                bound_step[index][touched] = step
+            np.add.at(bound[index], coming_people, one.bound_of[coming])
+            np.add.at(lines_now[index], coming_people, one.lines_of[coming])
+            if len(going[index]):
+                np.subtract.at(bound[index], going_people[index], one.bound_of[going[index]])
+                np.subtract.at(lines_now[index], going_people[index], one.lines_of[going[index]])
+            bars_now = one.bar[touched]
+            hit = (
+                one.starting[stage_now]
+                & (lines_now[index][touched] > 0.5)
+                & ((bars_now <= 0) | (bound[index][touched] + BOUND_SLACK >= bars_now - 0.5))
+            )
+            found[index].append(touched[hit])
+    return found
 
-    # Score the candidates exactly, checkpoint by checkpoint, on their own lines up to then.
+
+def _exact_crossings(
+    one: _Bar, candidates: list[np.ndarray], touchpoints: _Touchpoints, timeline: _Timeline
+) -> dict[int, int]:
+    """{person id: index of the first checkpoint at which they were in a starting stage and their engagement
+    score reached their bar}: the candidates scored exactly, checkpoint by checkpoint, on their own lines up
+    to then, with the scoring engine, as scoring everyone at every checkpoint would find it."""
+    checkpoints_us = timeline.checkpoints_us
+    count = len(checkpoints_us)
+    people = timeline.people
+    lines, line_entered, left = one.lines, one.line_entered, one.left
     is_candidate = np.zeros(people.size, dtype=bool)
     for found in candidates:
         is_candidate[found] = True
@@ -543,7 +592,7 @@ def _engagement_crossings(
             still = left[position] > step
             taken, position = taken[still], position[still]
         result = score_lines(
-            rules,
+            one.rules,
             as_of_us=int(checkpoints_us[step]),
             person_id=touchpoints.person_id[position],
             touchpoint_id=touchpoints.touchpoint_id[position],
@@ -551,7 +600,7 @@ def _engagement_crossings(
             occurred_at_us=touchpoints.occurred_at_us[position],
         )
         index, _ = people.index(result.person_id)
-        above = result.engagement_score >= bar[index]
+        above = result.engagement_score >= one.bar[index]
         for person_id in result.person_id[above].tolist():
             crossed[person_id] = step
         done[index[above]] = True
@@ -632,30 +681,22 @@ class _Replay:
     crossed: dict[int, int]
 
 
-def _crossings(
-    version: ContractVersion,
-    rules: EngagementRules,
-    touchpoints: _Touchpoints,
-    lines: _Lines,
-    history: _History,
-    timeline: _Timeline,
-    end: dt.datetime,
-) -> _Replay:
-    rule = MqlRule.of(version)
-    # Segments and the extra condition are judged on today's data, like fit.
+def _segments(rule: MqlRule, end: dt.datetime) -> dict:
+    """Each person's segment (the first that holds), judged on today's data like fit."""
     segment_of = {}
     for segment in rule.segments:
         for person_id in rule.members(segment.when, None, as_of=end):
             segment_of.setdefault(person_id, segment)
-    bar = np.full(timeline.people.size, rule.thresholds.engagement_score_at_least, dtype=np.int64)
+    return segment_of
+
+
+def _engagement_bars(rule: MqlRule, segment_of: dict, people: _People) -> np.ndarray:
+    bar = np.full(people.size, rule.thresholds.engagement_score_at_least, dtype=np.int64)
     if segment_of:
-        index, known = timeline.people.index(np.fromiter(segment_of, dtype=np.int64, count=len(segment_of)))
+        index, known = people.index(np.fromiter(segment_of, dtype=np.int64, count=len(segment_of)))
         values = np.array([segment.engagement_score_at_least for segment in segment_of.values()])
         bar[index[known]] = values[known]
-    crossed = _engagement_crossings(
-        rules, touchpoints, lines, history, timeline, bar=bar, from_stages=set(rule.from_stages)
-    )
-    return _Replay(version=version, rule=rule, segment_of=segment_of, crossed=crossed)
+    return bar
 
 
 def _qualified(replay: _Replay, fits: dict[int, int], end) -> dict[int, int]:
@@ -705,10 +746,34 @@ def contract_backtest(
     checkpoints_us = np.array([to_microseconds(moment) for moment in checkpoints], dtype=np.int64)
     timeline = _timeline(touchpoints, history, checkpoints_us)
     step("engagement")
-    replays = []
-    for version, rules, lines in zip((current, proposed), rule_sets, line_sets, strict=True):
-        replays.append(_crossings(version, rules, touchpoints, lines, history, timeline, end))
-        step("engagement")
+    rules_of = [MqlRule.of(version) for version in (current, proposed)]
+    segments = [_segments(rule, end) for rule in rules_of]
+    bars = [
+        _bar(
+            rules,
+            touchpoints,
+            lines,
+            history,
+            timeline,
+            bar=_engagement_bars(rule, segment_of, timeline.people),
+            from_stages=set(rule.from_stages),
+        )
+        for rules, lines, rule, segment_of in zip(rule_sets, line_sets, rules_of, segments, strict=True)
+    ]
+    del line_sets
+    candidates = _candidates(bars, history, timeline)
+    replays = [
+        _Replay(
+            version=version,
+            rule=rule,
+            segment_of=segment_of,
+            crossed=_exact_crossings(one, found, touchpoints, timeline),
+        )
+        for version, rule, segment_of, one, found in zip(
+            (current, proposed), rules_of, segments, bars, candidates, strict=True
+        )
+    ]
+    step("engagement")
     # Fit only for those whose engagement crossed; once for both versions when their fit rules agree.
     fits_by_rules: dict[str, dict[int, int]] = {}
     for replay in replays:
