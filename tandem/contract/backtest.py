@@ -217,9 +217,7 @@ def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, e
         "WHERE t.person_id IS NOT NULL AND t.occurred_at >= {low} AND t.occurred_at {upper} {high} OFFSET 0) t"
     )
     types = sorted({rule.touchpoint for rule in sources})
-    dtype = np.dtype(
-        [("id", ">i8"), ("person_id", ">i8"), ("occurred_at", ">i8")] + [(f"mask{w}", ">i8") for w in range(words)]
-    )
+    width = 3 + words  # int8 words a record: id, person, occurred at, the masks
     chunks, total = [], 0
     bounds = [since]
     while bounds[-1] + dt.timedelta(days=READ_DAYS) < end:
@@ -245,13 +243,14 @@ def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, e
             count, data = raw.fetchone()
             total += count
             if data:
-                chunks.append(np.frombuffer(data, dtype=dtype))
-    rows = np.concatenate(chunks) if chunks else np.zeros(0, dtype=dtype)
-    touchpoint_id = rows["id"].astype(np.int64)
-    person_id = rows["person_id"].astype(np.int64)
-    occurred_at_us = rows["occurred_at"].astype(np.int64) + POSTGRES_EPOCH_US
-    mask_words = [rows[f"mask{w}"].astype(np.int64) for w in range(words)]
-    del rows, chunks
+                # Big-endian words turned native in one pass over the block, then read as columns.
+                chunks.append(np.frombuffer(data, dtype=">i8").astype(np.int64).reshape(-1, width))
+    rows = np.concatenate(chunks) if chunks else np.zeros((0, width), dtype=np.int64)
+    touchpoint_id = np.ascontiguousarray(rows[:, 0])
+    person_id = np.ascontiguousarray(rows[:, 1])
+    occurred_at_us = rows[:, 2] + POSTGRES_EPOCH_US
+    mask_words = [rows[:, 3 + word] for word in range(words)]
+    del chunks
     found = []
     hits: dict[int, np.ndarray] = {}  # a condition both versions have is looked up once
     for bits in bits_of:
@@ -400,6 +399,15 @@ class _Timeline:
     change_person: np.ndarray
     change_order: np.ndarray
     change_bounds: np.ndarray
+    decays: dict = field(default_factory=dict)
+
+    def decay_to_entry(self, half_life: float) -> np.ndarray:
+        """Each touchpoint's decay from when it happened to its first checkpoint, by whole hours of age: a
+        little more than the exact value, as a bound may be, and a table lookup instead of a power each."""
+        if half_life not in self.decays:
+            table = 0.5 ** (np.arange(int(self.hours_to_entry.max(initial=0)) + 1) / 24 / half_life)
+            self.decays[half_life] = table[self.hours_to_entry]
+        return self.decays[half_life]
 
 
 def _timeline(touchpoints: _Touchpoints, history: _History, checkpoints_us: np.ndarray) -> _Timeline:
@@ -407,7 +415,7 @@ def _timeline(touchpoints: _Touchpoints, history: _History, checkpoints_us: np.n
     people = _People(touchpoints.person_id)
     person, _ = people.index(touchpoints.person_id)
     entered = np.searchsorted(checkpoints_us, touchpoints.occurred_at_us, side="left").astype(np.int16)
-    hours_to_entry = (checkpoints_us[entered] - touchpoints.occurred_at_us) // HOUR_US
+    hours_to_entry = ((checkpoints_us[entered] - touchpoints.occurred_at_us) // HOUR_US).astype(np.int32)
     in_order, in_bounds = _grouped(entered, count)
     # Within a checkpoint's changes each person's stay in (person, at, id) order: their last one is last.
     change_person, change_known = people.index(history.person_id)
@@ -474,15 +482,19 @@ def _bar(
     points = np.array([rule.points for rule in rules.rules] or [0], dtype=np.float64)
     caps = np.array([rule.cap or np.inf for rule in rules.rules] or [np.inf], dtype=np.float64)
     # No line gives more than its points, nor more than its rule's cap; negative lines only take away.
-    line_bound = np.clip(np.minimum(points, caps), 0, None)[lines.rule_index]
+    values = np.clip(np.minimum(points, caps), 0, None)
+    bound_of = np.zeros(size)
+    lines_of = np.zeros(size, dtype=np.int32)
+    # Lines come rule by rule, and a rule holds a touchpoint once: each rule's positions are distinct.
+    starts = np.searchsorted(lines.rule_index, np.arange(len(rules.rules) + 1))
+    for index, value in enumerate(values[: len(rules.rules)]):
+        positions = lines.position[starts[index] : starts[index + 1]]
+        if value > 0:
+            bound_of[positions] += value
+        lines_of[positions] += 1
     half_life = rules.decay.half_life_days
-    if half_life is not None and len(lines.position):
-        # Decay from the touchpoint to its first checkpoint, by whole hours of age: a little more than the
-        # exact value, as a bound may be, and a table lookup instead of a power per line.
-        hours = timeline.hours_to_entry[lines.position]
-        line_bound *= 0.5 ** (np.arange(int(hours.max()) + 1) / 24 / half_life)[hours]
-    bound_of = np.bincount(lines.position, weights=line_bound, minlength=size)
-    lines_of = np.bincount(lines.position, minlength=size).astype(np.float64)
+    if half_life is not None:
+        bound_of *= timeline.decay_to_entry(half_life)
     if left is not None:
         scored = np.flatnonzero(lines_of > 0)
         out_order, out_bounds = _grouped(left[scored], count + 1)
@@ -512,7 +524,8 @@ def _candidates(bars: list[_Bar], history: _History, timeline: _Timeline) -> lis
     stamp = np.zeros(size, dtype=np.int64)
     bound = [np.zeros(size) for _ in bars]
     bound_step = [np.zeros(size, dtype=np.int64) for _ in bars]
-    lines_now = [np.zeros(size) for _ in bars]
+    # Lines counted where touchpoints leave a window; elsewhere whether there are any is enough.
+    lines_now = [np.zeros(size, dtype=np.int32 if one.left is not None else bool) for one in bars]
     found: list[list[np.ndarray]] = [[] for _ in bars]
     for step in range(len(checkpoints_us)):
         coming = timeline.in_order[timeline.in_bounds[step] : timeline.in_bounds[step + 1]]
@@ -544,14 +557,17 @@ def _candidates(bars: list[_Bar], history: _History, timeline: _Timeline) -> lis
                 bound[index][touched] *= np.exp2(-(since_us / MICROSECONDS_PER_DAY) / half_life)
                 bound_step[index][touched] = step
             np.add.at(bound[index], coming_people, one.bound_of[coming])
-            np.add.at(lines_now[index], coming_people, one.lines_of[coming])
+            if one.left is not None:
+                np.add.at(lines_now[index], coming_people, one.lines_of[coming])
+            else:
+                lines_now[index][coming_people[one.lines_of[coming] > 0]] = True
             if len(going[index]):
                 np.subtract.at(bound[index], going_people[index], one.bound_of[going[index]])
                 np.subtract.at(lines_now[index], going_people[index], one.lines_of[going[index]])
             bars_now = one.bar[touched]
             hit = (
                 one.starting[stage_now]
-                & (lines_now[index][touched] > 0.5)
+                & (lines_now[index][touched] > 0)
                 & ((bars_now <= 0) | (bound[index][touched] + BOUND_SLACK >= bars_now - 0.5))
             )
             found[index].append(touched[hit])
