@@ -243,21 +243,26 @@ def _lines_from_postgres(rule_sets: list[EngagementRules], since: dt.datetime, e
             count, data = raw.fetchone()
             total += count
             if data:
-                # Big-endian words turned native in one pass over the block, then read as columns.
-                chunks.append(np.frombuffer(data, dtype=">i8").astype(np.int64).reshape(-1, width))
-    rows = np.concatenate(chunks) if chunks else np.zeros((0, width), dtype=np.int64)
-    touchpoint_id = np.ascontiguousarray(rows[:, 0])
-    person_id = np.ascontiguousarray(rows[:, 1])
-    occurred_at_us = rows[:, 2] + POSTGRES_EPOCH_US
-    mask_words = [rows[:, 3 + word] for word in range(words)]
+                chunks.append(np.frombuffer(data, dtype=">i8").reshape(-1, width))
+    # Each big-endian column is copied once, native, into its array; masks in the narrowest type that holds them.
+    rows = sum(len(chunk) for chunk in chunks)
+    mask_type = np.uint16 if len(sources) <= 16 else np.uint32 if len(sources) <= 32 else np.int64
+    columns = [np.empty(rows, dtype=np.int64) for _ in range(3)] + [np.empty(rows, mask_type) for _ in range(words)]
+    offset = 0
+    for chunk in chunks:
+        for index, column in enumerate(columns):
+            np.copyto(column[offset : offset + len(chunk)], chunk[:, index], casting="unsafe")
+        offset += len(chunk)
     del chunks
+    touchpoint_id, person_id, occurred_at_us, *mask_words = columns
+    occurred_at_us += POSTGRES_EPOCH_US
     found = []
     hits: dict[int, np.ndarray] = {}  # a condition both versions have is looked up once
     for bits in bits_of:
         positions, rule_indexes = [], []
         for rule_index, bit in enumerate(bits):
             if bit not in hits:
-                hits[bit] = np.flatnonzero(mask_words[bit // 63] & (1 << (bit % 63)))
+                hits[bit] = np.flatnonzero(mask_words[bit // 63] & mask_words[bit // 63].dtype.type(1 << (bit % 63)))
             hit = hits[bit]
             positions.append(hit)
             rule_indexes.append(np.full(len(hit), rule_index, dtype=np.int32))
@@ -380,8 +385,8 @@ class _People:
 def _grouped(keys: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """(order, bounds): positions sorted by key (stable), and where each key 0..groups-1 starts and ends."""
     order = np.argsort(keys, kind="stable")
-    bounds = np.searchsorted(keys[order], np.arange(groups + 1))
-    return order, bounds
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=groups + 1)[: groups + 1])])
+    return order, bounds[: groups + 1]
 
 
 @dataclass
@@ -484,19 +489,21 @@ def _bar(
     # No line gives more than its points, nor more than its rule's cap; negative lines only take away.
     values = np.clip(np.minimum(points, caps), 0, None)
     bound_of = np.zeros(size)
-    lines_of = np.zeros(size, dtype=np.int32)
+    # Whether a touchpoint has lines: they all come and leave together, so people are followed by how many
+    # of their touchpoints with lines count.
+    lines_of = np.zeros(size, dtype=bool)
     # Lines come rule by rule, and a rule holds a touchpoint once: each rule's positions are distinct.
     starts = np.searchsorted(lines.rule_index, np.arange(len(rules.rules) + 1))
     for index, value in enumerate(values[: len(rules.rules)]):
         positions = lines.position[starts[index] : starts[index + 1]]
         if value > 0:
             bound_of[positions] += value
-        lines_of[positions] += 1
+        lines_of[positions] = True
     half_life = rules.decay.half_life_days
     if half_life is not None:
         bound_of *= timeline.decay_to_entry(half_life)
     if left is not None:
-        scored = np.flatnonzero(lines_of > 0)
+        scored = np.flatnonzero(lines_of)
         out_order, out_bounds = _grouped(left[scored], count + 1)
         out_order = scored[out_order]
     return _Bar(
@@ -558,12 +565,12 @@ def _candidates(bars: list[_Bar], history: _History, timeline: _Timeline) -> lis
                 bound_step[index][touched] = step
             np.add.at(bound[index], coming_people, one.bound_of[coming])
             if one.left is not None:
-                np.add.at(lines_now[index], coming_people, one.lines_of[coming])
+                np.add.at(lines_now[index], coming_people, one.lines_of[coming].astype(np.int32))
             else:
-                lines_now[index][coming_people[one.lines_of[coming] > 0]] = True
+                lines_now[index][coming_people[one.lines_of[coming]]] = True
             if len(going[index]):
                 np.subtract.at(bound[index], going_people[index], one.bound_of[going[index]])
-                np.subtract.at(lines_now[index], going_people[index], one.lines_of[going[index]])
+                np.subtract.at(lines_now[index], going_people[index], one.lines_of[going[index]].astype(np.int32))
             bars_now = one.bar[touched]
             hit = (
                 one.starting[stage_now]
