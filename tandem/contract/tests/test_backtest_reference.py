@@ -78,6 +78,7 @@ FAST_DECAY = _version(
 )
 
 STEPS = [("sal", "mql"), ("sql", "sal"), ("opportunity", "sql"), ("customer", "opportunity")]
+ANY_FIT = _version(7, ("fit_score_at_least: 60", "fit_score_at_least: 0"))
 KINDS = [
     ("form_submit", ""),
     ("page_view", "https://acme.example/pricing"),
@@ -189,8 +190,8 @@ def _same(fast, slow) -> None:
 
 @pytest.mark.parametrize(
     ("current", "proposed"),
-    [(DEFAULT, EASIER), (WINDOW, SHORT_WINDOW), (SEGMENTS, FAST_DECAY)],
-    ids=["half-life", "windows", "segments-and-fast-decay"],
+    [(DEFAULT, EASIER), (WINDOW, SHORT_WINDOW), (SEGMENTS, FAST_DECAY), (ANY_FIT, DEFAULT)],
+    ids=["half-life", "windows", "segments-and-fast-decay", "any-fit"],
 )
 def test_the_backtest_matches_scoring_everyone_at_every_checkpoint(varied_history, current, proposed):
     fast = contract_backtest(proposed=proposed, current=current, months=12, end=NOW)
