@@ -11,15 +11,18 @@ Fit, MQL segments and the MQL rule's extra condition are judged on each person's
 it is now (attribute history is not kept); touchpoint aggregates inside them are taken at the end of
 the window.
 
-How it stays fast at a million people: the touchpoints are read once for both versions (on
-PostgreSQL each with a bit per distinct rule condition, matched in SQL) and the stage history once,
-as arrays. Between two checkpoints at which nothing happens to a person (no new touchpoint, none
+How it stays fast at a million people: fit does not change over the window, so only the people whose
+fit (in the fit rules' SQL form, which gives the Python evaluator's answers) reaches a version's lowest
+fit bar can qualify, and only their touchpoints are read, once for both versions (on PostgreSQL each
+with a bit per distinct rule condition, matched in SQL by parallel workers); the stage history is read
+once too, all as arrays. Between two checkpoints at which nothing happens to a person (no new touchpoint, none
 leaving a window, no stage change) their score only decays and their stage stays, so they cannot
 newly qualify there: only checkpoints with an event are candidates. An upper bound of the score at
 each checkpoint (every positive point, without caps) is kept for everyone in one pass over the
 checkpoints; only the candidates whose bound reaches the bar are scored exactly, with the scoring
 engine on their own lines up to that checkpoint, which gives each person the same score as scoring
-everyone. Fit is computed for the people whose engagement qualified only.
+everyone. Fit is then computed exactly, in Python, for the people whose engagement qualified.
+tests/test_backtest_reference.py checks the result against scoring everyone at every checkpoint.
 """
 
 import datetime as dt
