@@ -176,6 +176,31 @@ def person_qualify(*, person: Person, version: ContractVersion) -> StageChange |
     return _qualify(person, rule, rule.thresholds_by_person([person.pk], as_of=now)[person.pk])
 
 
+def people_qualify(*, person_ids: Iterable[int], version: ContractVersion) -> int:
+    """Move those of these people whom the version's MQL rule holds for now to MQL; returns how many moved.
+
+    What a batch of new touchpoints runs after their scores are refreshed: the rule's conditions and
+    thresholds are asked of the database once for the whole batch, and only the people who pass
+    them are locked and moved one by one through the lifecycle service.
+    """
+    rule = MqlRule.of(version)
+    now = timezone.now()
+    ids = sorted({int(person_id) for person_id in person_ids})
+    if rule.when is not None and ids:
+        ids = sorted(rule.members(rule.when, ids, as_of=now))
+    if not ids:
+        return 0
+    thresholds = rule.thresholds_by_person(ids, as_of=now)
+    moved = 0
+    people = Person.objects.filter(pk__in=ids, lifecycle_stage_id__in=rule.from_stages).select_related("scores")
+    for person in people.order_by("pk"):
+        if rule.evidence(person, thresholds[person.pk]) is None:
+            continue
+        if _qualify(person, rule, thresholds[person.pk]) is not None:
+            moved += 1
+    return moved
+
+
 def people_qualify_all(*, version: ContractVersion) -> int:
     """Move everyone the version's MQL rule holds for to MQL; returns how many moved."""
     rule = MqlRule.of(version)

@@ -413,8 +413,7 @@ def _people_touched(person_ids: set[int], checked: CheckedEvents) -> None:
             latest[person] = moment
     for person, moment in latest.items():
         Person.objects.filter(pk=person, last_activity_at__lt=moment).update(last_activity_at=moment)
-    for person in sorted(person_ids):
-        score_refresh_queue(person_id=person)
+    score_refresh_queue(person_ids=person_ids)
 
 
 def visitor_identify(*, anonymous_id: str, person: Person, at: dt.datetime | None = None) -> int:
@@ -427,7 +426,7 @@ def visitor_identify(*, anonymous_id: str, person: Person, at: dt.datetime | Non
         if moved:
             from tandem.scoring.services import score_refresh_queue
 
-            score_refresh_queue(person_id=person.pk)
+            score_refresh_queue(person_ids=[person.pk])
     return moved
 
 
@@ -496,7 +495,7 @@ def person_merge(*, by, kept: Person, merged: Person) -> PersonMerge:
     )
     from tandem.scoring.services import score_refresh_queue
 
-    score_refresh_queue(person_id=kept.pk)
+    score_refresh_queue(person_ids=[kept.pk])
     return record
 
 

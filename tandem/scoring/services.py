@@ -2,6 +2,7 @@
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -261,12 +262,16 @@ def score_ledger_export(*, by, person_id: int, out, now: dt.datetime | None = No
     return len(ledger.lines)
 
 
-def score_refresh_queue(*, person_id: int) -> None:
-    """Queue a refresh of the person's engagement score once the current transaction commits.
+def score_refresh_queue(*, person_ids: Iterable[int]) -> None:
+    """Queue one refresh of these people's engagement scores once the current transaction commits.
 
-    Whatever records a touchpoint calls this; the refresh runs on the worker under the contract
-    in force, so the score follows within the queue's delay.
+    Whatever records touchpoints calls this once per transaction with everyone it touched; the
+    refresh runs on the worker under the contract in force as one batch (one read of their
+    touchpoints, one write of their scores, one qualification pass), so a worker keeps up with
+    touchpoints arriving by the thousand a second and each score follows within the queue's delay.
     """
-    from tandem.scoring.tasks import touchpoint_recorded
+    from tandem.scoring.tasks import touchpoints_recorded
 
-    transaction.on_commit(lambda: touchpoint_recorded(person_id))
+    wanted = sorted({int(person_id) for person_id in person_ids})
+    if wanted:
+        transaction.on_commit(lambda: touchpoints_recorded(wanted))

@@ -24,23 +24,30 @@ def score_person_refresh(person_id: int, engagement_section: dict, contract_vers
 
 
 @db_task(retries=3, retry_delay=5)
-def touchpoint_recorded(person_id: int) -> int:
-    """Refresh a person's engagement score under the contract in force, now; what a new touchpoint queues.
+def touchpoints_recorded(person_ids: list[int]) -> int:
+    """Refresh these people's engagement scores under the contract in force, now; what new touchpoints queue.
 
-    A person whose new score crosses the MQL thresholds becomes MQL right away (and is handed to sales).
+    One batch for everyone one transaction touched. Those whose new scores cross the MQL thresholds
+    become MQL right away (and are handed to sales). Safe to run twice. Returns how many moved to MQL.
     """
-    from tandem.contract.qualification import person_qualify
+    return _touchpoints_recorded(person_ids)
+
+
+@db_task(retries=3, retry_delay=5)
+def touchpoint_recorded(person_id: int) -> int:
+    """One person's refresh, as queued before refreshes were batched; runs the batched path."""
+    return _touchpoints_recorded([person_id])
+
+
+def _touchpoints_recorded(person_ids: list[int]) -> int:
+    from tandem.contract.qualification import people_qualify
     from tandem.contract.selectors import active_version
-    from tandem.crm.models import Person
 
     version = active_version()
-    changed = services.score_person_refresh(
-        person_id=person_id,
+    services.scores_refresh_people(
+        person_ids=person_ids,
         rules=engagement_rules_parse(version.document["engagement"]),
         as_of=timezone.now(),
         contract_version=version.number,
     )
-    person = Person.objects.filter(pk=person_id).first()
-    if person is not None:
-        person_qualify(person=person, version=version)
-    return changed
+    return people_qualify(person_ids=person_ids, version=version)

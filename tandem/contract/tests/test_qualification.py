@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from tandem.contract import services
-from tandem.contract.qualification import people_qualify_all, person_qualify
+from tandem.contract.qualification import people_qualify, people_qualify_all, person_qualify
 from tandem.crm.models import Person, StageChange
 from tandem.crm.tests.factories import make_person
 from tandem.scoring.tests.factories import set_scores
@@ -57,6 +57,24 @@ def test_qualify_all_moves_exactly_the_people_the_rule_holds_for():
         "c@acme.test",
     ]
     assert people_qualify_all(version=version) == 0
+
+
+def test_a_batch_qualifies_only_its_own_people_who_meet_the_rule():
+    version = services.contract_get().active_version
+    a = _scored("a@acme.test", "lead", fit=60, engagement=40)
+    low = _scored("low@acme.test", "lead", fit=60, engagement=39)
+    ahead = _scored("sql@acme.test", "sql", fit=99, engagement=99)
+    outside = _scored("outside@acme.test", "lead", fit=90, engagement=90)
+    recycled = _scored("recent@acme.test", "recycled", fit=90, engagement=90)  # recycled today: cooling off
+    batch = [a.pk, low.pk, ahead.pk, recycled.pk, a.pk]
+    assert people_qualify(person_ids=batch, version=version) == 1
+    assert list(Person.objects.filter(lifecycle_stage_id="mql").values_list("email", flat=True)) == ["a@acme.test"]
+    change = StageChange.objects.get(to_stage_id="mql")
+    assert change.reason == "MQL because fit 60 >= 60 and engagement 40 >= 40, contract v1"
+    # Run again: nobody else moves, and the person outside the batch was never asked.
+    assert people_qualify(person_ids=batch, version=version) == 0
+    assert Person.objects.get(pk=outside.pk).lifecycle_stage_id == "lead"
+    assert people_qualify(person_ids=[], version=version) == 0
 
 
 def test_publishing_rescores_everyone_and_qualifies_with_the_new_version(cast, django_capture_on_commit_callbacks):

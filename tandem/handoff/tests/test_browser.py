@@ -59,7 +59,7 @@ def test_an_mql_is_routed_to_the_territory_rep_who_rejects_it_and_marketing_sees
     # The webinar visit lifts engagement to 45: the refresh on the worker (in-process here) makes Pat MQL,
     # and the MQL is routed to Erin, who covers EMEA.
     Touchpoint.objects.create(person=pat, type="webinar", occurred_at=timezone.now())
-    score_refresh_queue(person_id=pat.pk)
+    score_refresh_queue(person_ids=[pat.pk])
     pat.refresh_from_db()
     assert (pat.engagement_score, pat.lifecycle_stage_id, pat.owner) == (45, "mql", cast.ae)
     handoff = Handoff.objects.get(person=pat)

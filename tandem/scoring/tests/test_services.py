@@ -218,6 +218,30 @@ def make_campaign(name):
     return Campaign.objects.create(name=name, channel="webinar", created_at=now, updated_at=now)
 
 
+def test_touchpoints_of_many_people_queue_one_batched_refresh_that_qualifies(db, django_capture_on_commit_callbacks):
+    import time_machine
+
+    from tandem.crm.models import StageChange
+
+    people = [make_person(email=f"p{index}@acme.com", stage="lead") for index in range(3)]
+    for person in people:
+        set_scores(person, fit=80, engagement=0)
+    with time_machine.travel(AS_OF, tick=False):
+        with django_capture_on_commit_callbacks() as queued:
+            make_touchpoint(people[0], "form_submit", 0)
+            make_touchpoint(people[0], "page_view", 1, url="https://acme.com/pricing")
+            make_touchpoint(people[1], "page_view", 1, url="https://acme.com/pricing")
+            services.score_refresh_queue(person_ids=[people[1].pk, people[0].pk, people[2].pk, people[0].pk])
+            services.score_refresh_queue(person_ids=[])
+        assert len(queued) == 1  # one task for the whole transaction, none for an empty batch
+        with django_capture_on_commit_callbacks(execute=True):
+            queued[0]()
+    scores = {person.email: (person.engagement_score, person.lifecycle_stage_id) for person in Person.objects.all()}
+    # Demo request 30 + pricing 10 + page view 2, a day old on a 30-day half-life: 42, over the bar of 40.
+    assert scores == {"p0@acme.com": (42, "mql"), "p1@acme.com": (12, "lead"), "p2@acme.com": (0, "lead")}
+    assert StageChange.objects.get(to_stage_id="mql").person_id == people[0].pk
+
+
 def test_a_recorded_touchpoint_queues_a_refresh_under_the_contract_in_force(db, django_capture_on_commit_callbacks):
     import time_machine
 
@@ -228,7 +252,7 @@ def test_a_recorded_touchpoint_queues_a_refresh_under_the_contract_in_force(db, 
         with django_capture_on_commit_callbacks(execute=True):
             make_touchpoint(person, "form_submit", 0)
             make_touchpoint(person, "page_view", 1, url="https://acme.com/pricing")
-            services.score_refresh_queue(person_id=person.pk)
+            services.score_refresh_queue(person_ids=[person.pk])
         person.refresh_from_db()
     # The default contract: demo request 30, pricing 10 and page view 2 a day ago with a 30-day half-life.
     assert person.engagement_score == 42  # 30 + 12 * 0.5 ** (1 / 30) = 41.73
