@@ -810,16 +810,15 @@ def _qualified(replay: _Replay, fits: dict[int, int], end) -> dict[int, int]:
     }
 
 
-def contract_backtest(
-    *, proposed: ContractVersion, current: ContractVersion, months: int = 12, end: dt.datetime | None = None
-) -> Backtest:
-    """Replay the last `months` under the current and the proposed version, side by side."""
+def backtest_window(
+    *, proposed: ContractVersion, current: ContractVersion, months: int, end: dt.datetime | None
+) -> tuple[dt.datetime, dt.datetime, list[dt.datetime]]:
+    """Check a backtest's versions and length; returns its start, end and checkpoints (the last is the end)."""
     if not 1 <= months <= MAX_MONTHS:
         raise ValueError(f"months: expected 1 to {MAX_MONTHS}, got {months}.")
     for version in (proposed, current):
         if not version.is_valid:
             raise ValueError(f"v{version.number} has problems; fix them before a backtest.")
-    started = time.perf_counter()
     end = end or timezone.now()
     start = end - dt.timedelta(days=round(months * 365.25 / 12))
     checkpoints = []
@@ -828,6 +827,15 @@ def contract_backtest(
         checkpoints.append(moment)
         moment += dt.timedelta(days=CHECKPOINT_DAYS)
     checkpoints.append(end)
+    return start, end, checkpoints
+
+
+def contract_backtest(
+    *, proposed: ContractVersion, current: ContractVersion, months: int = 12, end: dt.datetime | None = None
+) -> Backtest:
+    """Replay the last `months` under the current and the proposed version, side by side."""
+    started = time.perf_counter()
+    start, end, checkpoints = backtest_window(proposed=proposed, current=current, months=months, end=end)
 
     rule_sets = [engagement_rules_parse(version.document["engagement"]) for version in (current, proposed)]
     since = start - dt.timedelta(days=LOOKBACK_DAYS)

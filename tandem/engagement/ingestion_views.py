@@ -460,22 +460,20 @@ def _prepared_from_memory(request: EventRequest) -> bool:
     return cached is not None and cached[1] > time.monotonic() + 1 and classifier_cache.is_fresh()
 
 
-def _prepare_in_memory(request: EventRequest) -> Answer | _ToStore:
-    try:
-        return _single_prepare(request)
-    except Exception:
-        logger.exception("Checking an event failed")
-        return _error(500, "The event could not be stored; nothing was acknowledged, so send it again.")
+def _prepare_here(request: EventRequest, *, touched_database: bool = True) -> Answer | _ToStore:
+    """A single event checked and laid out for the shared commit; never raises.
 
-
-def _prepare_here(request: EventRequest) -> Answer | _ToStore:
+    A check that read the database ends as Django ends a request: a connection that broke or aged
+    out is dropped. One answered from memory (`touched_database=False`) skips that upkeep.
+    """
     try:
         return _single_prepare(request)
     except Exception:
         logger.exception("Checking an event failed")
         return _error(500, "The event could not be stored; nothing was acknowledged, so send it again.")
     finally:
-        close_old_connections()
+        if touched_database:
+            close_old_connections()
 
 
 class EventsASGIApplication:
@@ -525,7 +523,7 @@ class EventsASGIApplication:
             # Checked here when the key and the channel rules are in memory (no database to wait
             # for), else on a thread; the wait for the shared commit holds no thread either way.
             if _prepared_from_memory(request):
-                answer = _prepare_in_memory(request)
+                answer = _prepare_here(request, touched_database=False)
             else:
                 answer = await loop.run_in_executor(self.single_threads, _prepare_here, request)
             if isinstance(answer, _ToStore):

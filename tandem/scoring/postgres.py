@@ -240,19 +240,20 @@ def write_scores(
     return changed
 
 
-def _drop_indexes(raw, table: str) -> list[tuple[str, str, str | None]]:
+def _drop_indexes(raw, table: str) -> list[tuple[str, str, str | None, str | None]]:
     """Drop the table's indexes and key; returns what _restore_indexes needs to make them again.
 
     Building an index once after a load is several times faster than updating it row by row.
     """
     raw.execute(
-        "SELECT i.relname, pg_get_indexdef(i.oid), c.conname FROM pg_index x "
-        "JOIN pg_class i ON i.oid = x.indexrelid LEFT JOIN pg_constraint c ON c.conindid = i.oid "
+        "SELECT i.relname, pg_get_indexdef(i.oid), c.conname, pg_get_constraintdef(c.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid "
+        "LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.conrelid = x.indrelid "
         "WHERE x.indrelid = %s::regclass",
         [table],
     )
     indexes = raw.fetchall()
-    for index_name, _, constraint_name in indexes:
+    for index_name, _, constraint_name, _ in indexes:
         if constraint_name:
             raw.execute(
                 sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
@@ -265,11 +266,11 @@ def _drop_indexes(raw, table: str) -> list[tuple[str, str, str | None]]:
 
 
 def _restore_indexes(raw, table: str, indexes) -> None:
-    for _index_name, definition, constraint_name in indexes:
+    for _index_name, definition, constraint_name, constraint_definition in indexes:
         if constraint_name:
             raw.execute(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (person_id)").format(
-                    sql.Identifier(table), sql.Identifier(constraint_name)
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                    sql.Identifier(table), sql.Identifier(constraint_name), sql.SQL(constraint_definition)
                 )
             )
         else:

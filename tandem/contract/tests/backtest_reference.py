@@ -22,17 +22,14 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from tandem.contract.backtest import (
-    CHECKPOINT_DAYS,
     LOOKBACK_DAYS,
-    MAX_MONTHS,
     OUTCOME_STAGES,
     REJECTED_FROM,
     REJECTED_TO,
     Backtest,
     Outcome,
+    backtest_window,
 )
 from tandem.contract.models import ContractVersion
 from tandem.contract.qualification import MqlRule, Thresholds
@@ -179,20 +176,8 @@ def reference_backtest(
     *, proposed: ContractVersion, current: ContractVersion, months: int = 12, end: dt.datetime | None = None
 ) -> Backtest:
     """Replay the last `months` under the current and the proposed version, side by side."""
-    if not 1 <= months <= MAX_MONTHS:
-        raise ValueError(f"months: expected 1 to {MAX_MONTHS}, got {months}.")
-    for version in (proposed, current):
-        if not version.is_valid:
-            raise ValueError(f"v{version.number} has problems; fix them before a backtest.")
     started = time.perf_counter()
-    end = end or timezone.now()
-    start = end - dt.timedelta(days=round(months * 365.25 / 12))
-    checkpoints = []
-    moment = start + dt.timedelta(days=CHECKPOINT_DAYS)
-    while moment < end:
-        checkpoints.append(moment)
-        moment += dt.timedelta(days=CHECKPOINT_DAYS)
-    checkpoints.append(end)
+    start, end, checkpoints = backtest_window(proposed=proposed, current=current, months=months, end=end)
 
     person_fields = [field.attname for field in Person._meta.concrete_fields]
     people = {
