@@ -197,6 +197,8 @@ class Person(models.Model):
     class Meta:
         ordering = ["-last_activity_at", "-id"]
         constraints = [
+            # On PostgreSQL migration 0009 makes this index with text_pattern_ops, so that the one index
+            # answers both equality (imports, sign-up checks) and prefix search (LIKE 'abc%').
             models.UniqueConstraint(Lower("email"), name="person_email_ci_unique"),
             # A constraint rather than unique=True: PostgreSQL then gets no extra pattern-matching index.
             models.UniqueConstraint(
@@ -217,8 +219,9 @@ class Person(models.Model):
             models.Index(fields=["-created_at", "-id"], name="person_created"),
             models.Index(fields=["owner", "-created_at", "-id"], name="person_owner_created"),
             models.Index(fields=["last_name", "first_name", "id"], name="person_name_idx"),
-            # Search by prefix uses indexes on lower(email), lower(first_name) and lower(last_name), made per
-            # database by migration 0005 because PostgreSQL needs text_pattern_ops there and SQLite has none.
+            # Search by prefix uses indexes on lower(email) (the unique one), lower(first_name) and lower(last_name),
+            # made per database by migrations 0005 and 0009 because PostgreSQL needs text_pattern_ops there and
+            # SQLite has none.
         ]
         verbose_name_plural = "people"
 
@@ -263,12 +266,14 @@ class AccountMatch(models.Model):
     method = models.CharField(max_length=20, choices=MatchMethod.choices)
     matched_domain = models.CharField(max_length=253, blank=True)
     matched_at = models.DateTimeField()
+    # No index on the users: an import writes a match for most people it creates, and nothing reads
+    # matches by user (deleting a user, which is rare, clears these with one pass over the table).
     matched_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     undone_at = models.DateTimeField(null=True, blank=True)
     undone_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
@@ -281,10 +286,19 @@ class AccountMatch(models.Model):
 class StageChange(models.Model):
     """One move of a person or account between lifecycle stages: the source of every funnel number."""
 
-    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes")
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes")
-    from_stage = models.ForeignKey(LifecycleStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_stage = models.ForeignKey(LifecycleStage, on_delete=models.PROTECT, related_name="+")
+    # Like the person row's, these indexes are paid for on every write (an import adds one per person): the
+    # composite indexes in Meta lead with person, account and to_stage, so those get no index of their own,
+    # and the stage keys get no pattern-matching (`_like`) index, which nothing searches by.
+    person = models.ForeignKey(
+        Person, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
+    )
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
+    )
+    from_stage = models.ForeignKey(
+        LifecycleStage, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    to_stage = models.ForeignKey(LifecycleStage, on_delete=models.PROTECT, related_name="+", db_index=False)
     at = models.DateTimeField()
     actor_type = models.CharField(max_length=20, choices=ActorType.choices)
     actor_user = models.ForeignKey(
@@ -310,6 +324,8 @@ class StageChange(models.Model):
             models.Index(fields=["person", "-at"]),
             models.Index(fields=["account", "-at"]),
             models.Index(fields=["to_stage", "at"]),
+            # Deleting a lifecycle stage checks that no change comes from it.
+            models.Index(fields=["from_stage"], name="stage_change_from_stage"),
         ]
 
     def __str__(self) -> str:

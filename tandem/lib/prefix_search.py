@@ -3,7 +3,8 @@
 SQLite uses an expression index for a range on lower(column) but never for LIKE, and its lower()
 folds ASCII letters only. PostgreSQL compares text ranges in the database's collation, which
 (unless it is "C") does not keep the values sharing a prefix together, so there the search is LIKE,
-served by a `text_pattern_ops` index on lower(column). Migration crm 0005 creates both kinds.
+served by a `text_pattern_ops` index on lower(column). Migrations crm 0005 and 0009 create both kinds
+(for email, the unique index on lower(email) is that index).
 """
 
 from functools import reduce

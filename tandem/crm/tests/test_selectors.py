@@ -83,9 +83,8 @@ def test_rare_prefixes_are_searched_in_indexes_and_common_ones_in_list_order(mon
         # A handful of rows is cheaper to scan; ask whether an index *can* answer, as at a million rows.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = off")
-        email_index = "person_email_prefix"
-    else:
-        email_index = "person_email_ci_unique"
+    # One index on lower(email) serves uniqueness and prefix search (text_pattern_ops on PostgreSQL).
+    email_index = "person_email_ci_unique"
     indexes = [email_index, "person_first_name_prefix", "person_last_name_prefix"]
     plan = person_queryset(PersonFilters(search="kim")).explain()
     assert [name for name in indexes if name in plan] == indexes
@@ -98,6 +97,27 @@ def test_rare_prefixes_are_searched_in_indexes_and_common_ones_in_list_order(mon
         common_plan = person_queryset(PersonFilters(search="kim")).explain()
         assert [name for name in indexes if name in common_plan] == []
         assert "person_activity" in common_plan
+
+
+def test_lookups_by_email_use_the_one_email_index():
+    """Imports and sign-up checks find people by lower(email) through the same index as prefix search."""
+    from django.db.models.functions import Lower
+
+    _make_people()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+    lookup = Person.objects.annotate(email_key=Lower("email")).filter(email_key__in=["kim.lee@acme.com", "x@y.io"])
+    plan = lookup.explain()
+    assert "person_email_ci_unique" in plan
+    assert "Seq Scan" not in plan and "SCAN crm_person\n" not in plan + "\n"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'crm_person' AND indexdef LIKE %s",
+                ["%lower((email)%"],
+            )
+            assert [row[0] for row in cursor.fetchall()] == ["person_email_ci_unique"]
 
 
 def test_several_stages_are_read_one_by_one_and_paged_like_one_filter(cast, django_assert_num_queries):
