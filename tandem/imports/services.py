@@ -10,9 +10,10 @@ import csv
 import datetime as dt
 import os
 import shutil
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 from django.conf import settings
@@ -58,15 +59,19 @@ class ParsedRow:
 
 
 def parse_records(records: list, reader: "RowReader") -> list[ParsedRow]:
-    """Records as ParsedRows; a record that could not be split into columns becomes a rejected row."""
+    """Records as ParsedRows, in order; a record that could not be split into columns becomes a rejected row."""
+    readable = [record for record in records if type(record) is Record]
+    if len(readable) == len(records):
+        return reader.read_many(readable)
+    parsed = iter(reader.read_many(readable))
     rows = []
     for record in records:
-        if isinstance(record, RecordProblem):
-            parsed = ParsedRow(line=record.line, raw=record.values)
-            parsed.error("row", record.message)
+        if type(record) is Record:
+            rows.append(next(parsed))
         else:
-            parsed = reader.read(record)
-        rows.append(parsed)
+            row = ParsedRow(line=record.line, raw=record.values)
+            row.error("row", record.message)
+            rows.append(row)
     return rows
 
 
@@ -122,6 +127,13 @@ def compile_plan(mapping: Mapping, source) -> Plan:
 # Distinct texts remembered per column (a column of mostly distinct values reads the others afresh).
 CELL_CACHE_SIZE = 4096
 _UNREAD = object()
+
+
+def consume(iterator) -> None:
+    """Run an iterator of side effects to its end."""
+    deque(iterator, maxlen=0)
+
+
 _BLANK = object()
 
 
@@ -166,11 +178,86 @@ class RowReader:
         self.known = known
         self.value_maps = {column.field: column.value_map for column in plan.columns}
         self.value_maps.update({t: plan.mapping.values.get(t, {}) for t, _ in self.templates})
+        # Blank and faulty texts per column, remembered apart from the values (see `fill_columns`).
+        self._specials = {column.index: {} for column in plan.columns}
 
     def read(self, record: Record) -> ParsedRow:
         row = ParsedRow(line=record.line, raw=record.values)
         self.fill(record.values, row.values, row.custom, row.errors)
         return row
+
+    def read_many(self, records: list[Record]) -> list[ParsedRow]:
+        """Records as ParsedRows, read column by column: what `read` gives for each, at a fraction of the cost."""
+        count = len(records)
+        if not count:
+            return []
+        cells = [record.values for record in records]
+        width = len(self.header_keys)
+        if any(len(row) != width for row in cells):
+            return [self.read(record) for record in records]
+        by_column = list(zip(*cells, strict=True))
+        values = [{} for _ in range(count)]
+        customs = [{} for _ in range(count)]
+        errors = [[] for _ in range(count)]
+        self.fill_columns(by_column, values, customs, errors)
+        if self.templates or self.defaults:
+            for row_cells, row_values, row_custom, row_errors in zip(cells, values, customs, errors, strict=True):
+                self._derived(row_cells, row_values, row_custom, row_errors)
+        return [
+            ParsedRow(record.line, record.values, row_values, row_custom, row_errors)
+            for record, row_values, row_custom, row_errors in zip(records, values, customs, errors, strict=True)
+        ]
+
+    def fill_columns(self, by_column: list, values: list[dict], customs: list[dict], errors: list[list]) -> None:
+        """`fill` for many rows at once: `by_column[i]` holds column i's cells, one per row, in row order.
+
+        Each column's cells are looked up in its cache of distinct texts in one pass; only the texts
+        not remembered (and the blank or faulty ones) are visited one by one. Every row gets its
+        fields in column order, as `fill` gives them.
+        """
+        read_cell = self._read_cell
+        setitem = dict.__setitem__
+        for index, header, custom_key, target, reader, value_map, cache in self.columns:
+            column = by_column[index]
+            if cache is None:
+                outcomes = [_BLANK if not text else read_cell(text, reader, value_map) for text in column]
+                odd = [
+                    position
+                    for position, outcome in enumerate(outcomes)
+                    if outcome is _BLANK or type(outcome) is _Problem
+                ]
+            else:
+                specials = self._specials[index]
+                outcomes = list(map(cache.get, column, repeat(_UNREAD, len(column))))
+                odd = []
+                if _UNREAD in outcomes:
+                    for position, outcome in enumerate(outcomes):
+                        if outcome is not _UNREAD:
+                            continue
+                        text = column[position]
+                        outcome = specials.get(text, _UNREAD)
+                        if outcome is _UNREAD:
+                            outcome = _BLANK if not text else read_cell(text, reader, value_map)
+                            remember = specials if outcome is _BLANK or type(outcome) is _Problem else cache
+                            if len(remember) < CELL_CACHE_SIZE:
+                                remember[text] = outcome
+                        if outcome is _BLANK or type(outcome) is _Problem:
+                            odd.append(position)
+                        outcomes[position] = outcome
+            into = customs if custom_key is not None else values
+            name = custom_key if custom_key is not None else target
+            if len(odd) * 2 > len(outcomes):
+                for row, outcome in zip(into, outcomes, strict=True):
+                    if outcome is not _BLANK and type(outcome) is not _Problem:
+                        row[name] = outcome
+            else:
+                consume(map(setitem, into, repeat(name, len(outcomes)), outcomes))
+                for position in odd:
+                    del into[position][name]
+            for position in odd:
+                outcome = outcomes[position]
+                if outcome is not _BLANK:
+                    errors[position].append((header, outcome.message))
 
     def _read_cell(self, text: str, reader, value_map):
         """One non-empty cell as its value, `_BLANK` when it counts as empty, or the `_Problem` saying why not."""
@@ -208,9 +295,13 @@ class RowReader:
                 # few values (stages, sources, names, dates): each distinct text is read once.
                 outcome = cache.get(text, _UNREAD)
                 if outcome is _UNREAD:
-                    outcome = read_cell(text, reader, value_map)
-                    if len(cache) < CELL_CACHE_SIZE:
-                        cache[text] = outcome
+                    specials = self._specials[index]
+                    outcome = specials.get(text, _UNREAD)
+                    if outcome is _UNREAD:
+                        outcome = read_cell(text, reader, value_map)
+                        remember = specials if outcome is _BLANK or type(outcome) is _Problem else cache
+                        if len(remember) < CELL_CACHE_SIZE:
+                            remember[text] = outcome
             if outcome is _BLANK:
                 continue
             if type(outcome) is _Problem:
@@ -219,6 +310,10 @@ class RowReader:
                 custom[custom_key] = outcome
             else:
                 values[target] = outcome
+        self._derived(cells, values, custom, errors)
+
+    def _derived(self, cells: list[str], values: dict, custom: dict, errors: list) -> None:
+        """Fields made by templates and defaults, after the columns are read."""
         if self.templates:
             by_header = dict(zip(self.header_keys, cells, strict=False))
             for target, template in self.templates:
