@@ -147,6 +147,31 @@ class RowFingerprints:
         to_read.sort(key=lambda record: record.line)
         return to_read, settled
 
+    def advance_read(self, records: list, rows: list) -> None:
+        """Key and hash records already read (`rows`, one per record), when no stored record can match.
+
+        On a first import nothing is held back, so the rows are read once, in full, and their keys
+        taken from what was read; only a row with errors has its key columns read again, to tell
+        whether its key itself was unreadable (such a row, like a record that could not be split
+        into columns, counts for no key).
+        """
+        blake = hashlib.blake2b
+        signature = self.signature
+        tokens_of, advance = self.tokens, self._advance
+        self.stored_now = {}
+        for record, row in zip(records, rows, strict=True):
+            if type(record) is not Record:
+                continue
+            values = row.values
+            if row.errors:
+                values, errors = {}, []
+                self.key_reader.fill(record.values, values, {}, errors)
+                if errors:
+                    continue
+            tokens = tokens_of(values)
+            if tokens:
+                advance(tokens[0], blake(signature + "\x1f".join(record.values).encode(), digest_size=8).digest())
+
     def release_all(self) -> list:
         """Records still held at the end of the file (their later rows were not there), in file order."""
         released = []

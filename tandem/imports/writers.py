@@ -292,8 +292,20 @@ class PersonWriter(BaseWriter):
         self.any_stored: bool | None = None
 
     def read_batch(self, records, reader, *, final=False):
+        if self.any_stored is None:
+            self.any_stored = self._any_stored()
+        if not self.any_stored:
+            # A first import: no row can be settled unread, so every row is read once, in full.
+            rows = parse_records(records, reader)
+            self.fingerprints.advance_read(records, rows)
+            return rows, Counter()
         to_read, settled = self.fingerprints.sort(records, final=final, see=self.see)
         return parse_records(to_read, reader), settled
+
+    @staticmethod
+    def _any_stored() -> bool:
+        """Whether any person was imported with a fingerprint (else every row of this run is read)."""
+        return Person.objects.filter(import_row_count__isnull=False).exists()
 
     def remember_batch(self, records, reader):
         for row in parse_records(self.fingerprints.replay(records), reader):
@@ -350,7 +362,7 @@ class PersonWriter(BaseWriter):
             # No person imported with a fingerprint yet (a first import): nothing to look up, batch after batch.
             # The run's own people are known by their keys already; ones another run adds meanwhile are
             # only compared the ordinary way.
-            self.any_stored = Person.objects.filter(import_row_count__isnull=False).exists()
+            self.any_stored = self._any_stored()
         if not self.any_stored:
             return found
         columns = "import_fingerprint, import_row_count, import_fingerprint_at = updated_at"

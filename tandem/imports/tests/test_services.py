@@ -11,7 +11,7 @@ from tandem.crm.tests.factories import make_account, make_person
 from tandem.imports.mapping import Mapping, MappingError
 from tandem.imports.models import ImportRun, ImportStatus
 from tandem.imports.reading import UnreadableFileError
-from tandem.imports.services import import_preview, import_run_create, import_run_execute
+from tandem.imports.services import RowReader, import_preview, import_run_create, import_run_execute
 from tandem.imports.writers import PersonWriter
 
 pytestmark = pytest.mark.django_db
@@ -495,3 +495,46 @@ def test_a_stopped_reimport_resumes_with_the_rows_it_held_back(cast, tmp_path):
     assert Person.objects.get(email="p0@acme.com").title == "Lead rep"
     entry = AuditEntry.objects.filter(entity_type="crm.person", summary__contains=f"import #{run.pk},").get()
     assert (entry.before, entry.after) == ({"title": "Intern"}, {"title": "Lead rep"})
+
+
+def test_a_first_import_reads_each_row_once_and_stores_the_fingerprints_the_keyed_path_would(
+    cast, tmp_path, monkeypatch
+):
+    from django.db import transaction
+
+    rows = [["Email", "Record ID", "Title", "Create Date"]]
+    rows += [[f"p{i}@acme.com", "", "Rep", "2024-01-05"] for i in range(5)]
+    rows += [["p0@acme.com", "", "Lead rep", ""], ["P1@acme.com", "", "", "yesterday"], ["not-an-email", "x9", "", ""]]
+    rows += [["", "x7", "CFO", ""], ["p3@acme.com", "", "", "2024-02-30"], ["p2@acme.com", "", "VP", ""]]
+    path = csv_file(tmp_path, rows)
+    read = []
+    monkeypatch.setattr(
+        "tandem.imports.services.RowReader.read_many",
+        lambda self, records, original=RowReader.read_many: (
+            read.extend(r.line for r in records) or original(self, records)
+        ),
+    )
+
+    class Undo(Exception):
+        pass
+
+    outcomes = []
+    for any_stored in (True, False):  # the keyed path (as on a re-import), then the first-import path
+        monkeypatch.setattr(PersonWriter, "_any_stored", staticmethod(lambda value=any_stored: value))
+        read.clear()
+        try:
+            with transaction.atomic():
+                run = import_run_create(by=cast.revops, kind="people", path=path)
+                run = import_run_execute(run_id=run.pk, batch_size=3)
+                people = Person.objects.values_list(
+                    "email", "external_id", "title", "import_fingerprint", "import_row_count"
+                )
+                outcomes.append((run.counts, sorted(people, key=str), sorted(read)))
+                raise Undo
+        except Undo:
+            pass
+    keyed, first = outcomes
+    assert first[:2] == keyed[:2]
+    assert first[0]["created"] == 6 and first[0]["duplicates"] == 2 and first[0]["rejected"] == 3
+    assert all(person[4] for person in first[1]) and any(person[3] is not None for person in first[1])
+    assert first[2] == list(range(2, len(rows) + 1))  # every row read once, in full
