@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import os
 import shutil
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -129,9 +129,12 @@ CELL_CACHE_SIZE = 4096
 _UNREAD = object()
 
 
-def consume(iterator) -> None:
-    """Run an iterator of side effects to its end."""
-    deque(iterator, maxlen=0)
+def _rows_of(columns: list[tuple[str, list]], count: int) -> list[dict]:
+    """One dict per row from (name, values per row) columns, keys in column order."""
+    if not columns:
+        return [{} for _ in range(count)]
+    names = tuple(name for name, _ in columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*(values for _, values in columns), strict=True)]
 
 
 _BLANK = object()
@@ -195,11 +198,20 @@ class RowReader:
         width = len(self.header_keys)
         if any(len(row) != width for row in cells):
             return [self.read(record) for record in records]
-        by_column = list(zip(*cells, strict=True))
-        values = [{} for _ in range(count)]
-        customs = [{} for _ in range(count)]
+        read = self.read_columns(list(zip(*cells, strict=True)))
+        values = _rows_of(
+            [(target, outcomes) for custom_key, target, _, outcomes, _ in read if custom_key is None], count
+        )
+        customs = _rows_of([(key, outcomes) for key, _, _, outcomes, _ in read if key is not None], count)
         errors = [[] for _ in range(count)]
-        self.fill_columns(by_column, values, customs, errors)
+        for custom_key, target, header, outcomes, odd in read:
+            # Blank and unreadable cells leave their field out of the row, as `fill` does.
+            into, name = (values, target) if custom_key is None else (customs, custom_key)
+            for position in odd:
+                del into[position][name]
+                outcome = outcomes[position]
+                if outcome is not _BLANK:
+                    errors[position].append((header, outcome.message))
         if self.templates or self.defaults:
             for row_cells, row_values, row_custom, row_errors in zip(cells, values, customs, errors, strict=True):
                 self._derived(row_cells, row_values, row_custom, row_errors)
@@ -208,15 +220,15 @@ class RowReader:
             for record, row_values, row_custom, row_errors in zip(records, values, customs, errors, strict=True)
         ]
 
-    def fill_columns(self, by_column: list, values: list[dict], customs: list[dict], errors: list[list]) -> None:
-        """`fill` for many rows at once: `by_column[i]` holds column i's cells, one per row, in row order.
+    def read_columns(self, by_column: list) -> list[tuple]:
+        """Read many rows' cells a column at a time: `by_column[i]` holds column i's cells, in row order.
 
-        Each column's cells are looked up in its cache of distinct texts in one pass; only the texts
-        not remembered (and the blank or faulty ones) are visited one by one. Every row gets its
-        fields in column order, as `fill` gives them.
+        Per mapped column: (custom key or None, field, header, outcome per row, the rows whose
+        outcome is blank or a problem). Each column's cells are looked up in its cache of distinct
+        texts in one pass; only the texts not remembered are visited one by one.
         """
         read_cell = self._read_cell
-        setitem = dict.__setitem__
+        read = []
         for index, header, custom_key, target, reader, value_map, cache in self.columns:
             column = by_column[index]
             if cache is None:
@@ -231,9 +243,7 @@ class RowReader:
                 outcomes = list(map(cache.get, column, repeat(_UNREAD, len(column))))
                 odd = []
                 if _UNREAD in outcomes:
-                    for position, outcome in enumerate(outcomes):
-                        if outcome is not _UNREAD:
-                            continue
+                    for position in [position for position, outcome in enumerate(outcomes) if outcome is _UNREAD]:
                         text = column[position]
                         outcome = specials.get(text, _UNREAD)
                         if outcome is _UNREAD:
@@ -244,20 +254,8 @@ class RowReader:
                         if outcome is _BLANK or type(outcome) is _Problem:
                             odd.append(position)
                         outcomes[position] = outcome
-            into = customs if custom_key is not None else values
-            name = custom_key if custom_key is not None else target
-            if len(odd) * 2 > len(outcomes):
-                for row, outcome in zip(into, outcomes, strict=True):
-                    if outcome is not _BLANK and type(outcome) is not _Problem:
-                        row[name] = outcome
-            else:
-                consume(map(setitem, into, repeat(name, len(outcomes)), outcomes))
-                for position in odd:
-                    del into[position][name]
-            for position in odd:
-                outcome = outcomes[position]
-                if outcome is not _BLANK:
-                    errors[position].append((header, outcome.message))
+            read.append((custom_key, target, header, outcomes, odd))
+        return read
 
     def _read_cell(self, text: str, reader, value_map):
         """One non-empty cell as its value, `_BLANK` when it counts as empty, or the `_Problem` saying why not."""

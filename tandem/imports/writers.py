@@ -135,6 +135,30 @@ class AccountDirectory:
         return None, ""
 
 
+# Values per statement when looking rows up by a list of keys (SQLite takes at most 32,766 parameters).
+LOOKUP_CHUNK = 10_000
+
+
+def _ids_where(model, column_sql: str, keys: list) -> set[int]:
+    """Ids of the rows whose `column_sql` (a column, or an expression of columns) is one of `keys`."""
+    from django.db import connection
+
+    if not keys:
+        return set()
+    table = connection.ops.quote_name(model._meta.db_table)
+    found = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            if connection.vendor == "postgresql":
+                condition, params = f"{column_sql} = ANY(%s)", [chunk]
+            else:
+                condition, params = f"{column_sql} IN ({', '.join(['%s'] * len(chunk))})", chunk
+            cursor.execute(f"SELECT id FROM {table} WHERE {condition}", params)  # noqa: S608
+            found.update(row[0] for row in cursor.fetchall())
+    return found
+
+
 class BaseWriter:
     """What every kind shares: the run, the actor, the bulk writer and the keys seen in the file."""
 
@@ -248,6 +272,7 @@ def _count_outcome(result: BatchResult, row: ParsedRow, outcome: str) -> None:
 
 # Scores are kept in tandem.scoring's PersonScore, read here through the person's `scores` relation.
 SCORE_ATTRS = {"fit_score": "scores__fit_score", "engagement_score": "scores__engagement_score"}
+NO_SCORES = dict.fromkeys(SCORE_ATTRS, 0)
 
 
 class PersonWriter(BaseWriter):
@@ -290,6 +315,12 @@ class PersonWriter(BaseWriter):
         # First keys of records that get no fingerprint: a row of theirs was rejected or noted.
         self.tainted: set[tuple] = set()
         self.any_stored: bool | None = None
+        # A row's values become a person's columns: these fields are not columns, these are renamed.
+        fields = plan.fields | {"email_opt_out"}
+        self._not_columns = tuple(name for name in fields if name not in self.FIELD_ATTRS)
+        self._renamed = tuple(
+            (name, attname) for name, attname in self.FIELD_ATTRS.items() if name != attname and name in fields
+        )
 
     def read_batch(self, records, reader, *, final=False):
         if self.any_stored is None:
@@ -452,15 +483,17 @@ class PersonWriter(BaseWriter):
         if "lifecycle_stage" in self.plan.fields:
             columns.append("lead_status_id")
         columns = list(dict.fromkeys(columns))
-        external_ids = [row.values["external_id"] for row in rows if "external_id" in row.values]
-        emails = [row.values["email"] for row in rows if "email" in row.values]
+        external_ids = {row.values["external_id"] for row in rows if "external_id" in row.values}
+        emails = {row.values["email"] for row in rows if "email" in row.values}
         by_external_id, by_email = {}, {}
-        if external_ids:
-            for found in Person.objects.filter(external_id__in=external_ids).values(*columns):
+        # The ids first, in plain SQL (most rows of a large file match nobody), then the people found.
+        ids = _ids_where(Person, "external_id", list(external_ids)) | _ids_where(Person, "LOWER(email)", list(emails))
+        if not ids:
+            return by_external_id, by_email
+        for found in Person.objects.filter(id__in=sorted(ids)).values(*columns):
+            if found["external_id"] in external_ids:
                 by_external_id[found["external_id"]] = found
-        if emails:
-            query = Person.objects.annotate(email_key=Lower("email")).filter(email_key__in=emails)
-            for found in query.values(*columns):
+            if found["email"] and found["email"].lower() in emails:
                 by_email[found["email"].lower()] = found
         return by_external_id, by_email
 
@@ -472,7 +505,7 @@ class PersonWriter(BaseWriter):
         now = timezone.now()
         by_external_id, by_email = self._existing(rows)
         inserts, updates, stage_changes, matches, audits = [], defaultdict(list), [], [], []
-        row_scores: dict[int, dict] = {}  # imported scores of the people to insert, by id() of their row dict
+        insert_scores: list[dict] = []  # imported scores of the people to insert, in the order of `inserts`
         score_updates: dict[int, dict] = {}  # person id -> the scores that change
         fingerprinted: list[tuple[int | None, int, int]] = []
         new_accounts: dict[str, dict] = {}
@@ -516,7 +549,7 @@ class PersonWriter(BaseWriter):
             scores = {name: values[name] for name in SCORE_ATTRS if name in values}
             if current is None:
                 self._insert(row, account_id, method, domain, now, inserts, stage_changes, matches)
-                row_scores[id(inserts[-1])] = scores
+                insert_scores.append(scores)
                 fingerprint, count = self._fingerprint(row)
                 row.person.update(import_fingerprint=fingerprint, import_fingerprint_at=now, import_row_count=count)
                 _count_outcome(result, row, "created")
@@ -576,8 +609,8 @@ class PersonWriter(BaseWriter):
         self.inserter.write(
             PersonScore,
             [
-                {"person_id": person["id"], **{name: row_scores[id(person)].get(name, 0) for name in SCORE_ATTRS}}
-                for person in inserts
+                {**NO_SCORES, **scores, "person_id": person["id"]}
+                for person, scores in zip(inserts, insert_scores, strict=True)
             ],
         )
         if score_updates:
@@ -614,7 +647,12 @@ class PersonWriter(BaseWriter):
         stage_key = values.get("lifecycle_stage") or "lead"
         stage = self.stages[stage_key]
         created_at = values.get("created_at") or now
-        person = {self.FIELD_ATTRS[name]: value for name, value in values.items() if name in self.FIELD_ATTRS}
+        person = values.copy()
+        for name in self._not_columns:
+            person.pop(name, None)
+        for name, attname in self._renamed:
+            if name in person:
+                person[attname] = person.pop(name)
         person.update(
             lifecycle_stage_id=stage_key,
             lead_status_id=values.get("lead_status") or stage.lead_status_on_entry_id,

@@ -13,8 +13,8 @@ import datetime as dt
 import json
 from contextlib import contextmanager
 from decimal import Decimal
-from operator import itemgetter
 
+import orjson
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
@@ -46,6 +46,39 @@ def _json_text(value):
     return None if value is None else json.dumps(value)
 
 
+class _JsonText:
+    """`_json_text` for many rows, memoised for flat objects of strings (an import's custom fields repeat)."""
+
+    def __init__(self):
+        self.cache: dict = {}
+
+    def __call__(self, value):
+        if type(value) is not dict or not _all_text(value):
+            return _json_text(value)
+        key = tuple(value.items())
+        text = self.cache.get(key)
+        if text is None:
+            text = json.dumps(value)
+            if len(self.cache) >= _TEXT_CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[key] = text
+        return text
+
+
+def _all_text(value: dict) -> bool:
+    return all(type(item) is str for item in value.values())
+
+
+def _json_bytes(value) -> bytes | str:
+    """JSON for a jsonb column: orjson for a flat object of strings (the server keeps the same value), else json."""
+    if type(value) is dict and _all_text(value):
+        try:
+            return orjson.dumps(value)
+        except TypeError:  # keys that are not strings
+            pass
+    return json.dumps(value)
+
+
 def _date_text(value):
     return None if value is None else value.isoformat()
 
@@ -54,10 +87,10 @@ def _decimal_text(value):
     return None if value is None else str(Decimal(value))
 
 
-def _adapter(field: models.Field, *, times: _TimeText):
+def _adapter(field: models.Field, *, times: _TimeText, json_text=_json_text):
     """A function that turns a Python value into the text stored for `field`, or None to pass it as is."""
     if isinstance(field, models.JSONField):
-        return _json_text
+        return json_text
     if isinstance(field, models.DateTimeField):
         return times
     if isinstance(field, models.DateField):
@@ -81,6 +114,7 @@ class BulkInserter:
         self.use_copy = use_copy
         self._layouts: dict[tuple, tuple] = {}
         self._times = _TimeText()
+        self._json = _JsonText()
         self._copy_types: dict[tuple, tuple] = {}
 
     def write(self, model: type[models.Model], rows: list[dict]) -> None:
@@ -98,21 +132,21 @@ class BulkInserter:
         key = (model, with_id)
         if key not in self._layouts:
             fields = [field for field in model._meta.concrete_fields if with_id or not field.primary_key]
-            attnames = [field.attname for field in fields]
-            defaults = {field.attname: field.get_default() for field in fields}
-            adapters = [(index, _adapter(field, times=self._times)) for index, field in enumerate(fields)]
+            adapters = [
+                (index, _adapter(field, times=self._times, json_text=self._json)) for index, field in enumerate(fields)
+            ]
             self._layouts[key] = (
                 [field.column for field in fields],
-                itemgetter(*attnames) if len(attnames) > 1 else (lambda row, name=attnames[0]: (row[name],)),
-                defaults,
+                tuple(field.attname for field in fields),
+                tuple(field.get_default() for field in fields),
                 [(index, adapter) for index, adapter in adapters if adapter is not None],
             )
         return self._layouts[key]
 
     def _values(self, model, rows: list[dict]):
         """Each row as a list of column values in table order, defaults filled in (they are only ever read)."""
-        columns, getter, defaults, adapters = self._layout(model, model._meta.pk.attname in rows[0])
-        return columns, adapters, [list(getter({**defaults, **row})) for row in rows]
+        columns, attnames, defaults, adapters = self._layout(model, model._meta.pk.attname in rows[0])
+        return columns, adapters, [list(map(row.get, attnames, defaults)) for row in rows]
 
     def _copy(self, model, rows: list[dict]) -> None:
         # Binary COPY: psycopg turns each value into the column's binary form in C, and the server
@@ -125,7 +159,7 @@ class BulkInserter:
         for row in values:
             for index in json_indexes:
                 if row[index] is not None:
-                    row[index] = Jsonb(row[index])
+                    row[index] = Jsonb(row[index], dumps=_json_bytes)
         quote = connection.ops.quote_name
         names = ", ".join(quote(column) for column in columns)
         sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)"  # noqa: S608
