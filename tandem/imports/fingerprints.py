@@ -20,12 +20,14 @@ from collections import Counter
 
 from tandem.imports.mapping import Plan
 from tandem.imports.reading import Record
+from tandem.imports.services import BLANK
 
 # Changing how rows become records invalidates every stored fingerprint: change this with it.
 FINGERPRINT_VERSION = b"tandem-import-1"
 _HELD, _DONE = 0, 1
 # Rows held back at once, at most: past this they are read and written (correct, only not skipped).
 HELD_LIMIT = 50_000
+_NOT_STORED = (None, 0)
 
 
 def _signed(digest: bytes) -> int:
@@ -80,19 +82,42 @@ class RowFingerprints:
         self.held_rows = 0
         self.stored_now: dict = {}
 
+    def _key_tokens(self, records: list) -> list:
+        """The key tokens of each record (None: a record that could not be split, or whose key cannot be read)."""
+        reader, tokens_of = self.key_reader, self.tokens
+        readable = [record for record in records if type(record) is Record]
+        width = len(reader.header_keys)
+        if reader.templates or reader.defaults or any(len(record.values) != width for record in readable):
+            found = []
+            for record in readable:
+                values, errors = {}, []
+                reader.fill(record.values, values, {}, errors)
+                found.append(None if errors else tokens_of(values) or None)
+        else:
+            # The key columns alone, a column at a time (see RowReader.read_columns).
+            read = reader.read_columns({c[0]: [record.values[c[0]] for record in readable] for c in reader.columns})
+            rows = [{} for _ in readable]
+            failed = set()
+            for _, target, _, outcomes, odd in read:
+                for row, outcome in zip(rows, outcomes, strict=True):
+                    row[target] = outcome
+                for position in odd:
+                    del rows[position][target]
+                    if outcomes[position] is not BLANK:
+                        failed.add(position)
+            found = [None if position in failed else tokens_of(row) or None for position, row in enumerate(rows)]
+        if len(readable) == len(records):
+            return found
+        found = iter(found)
+        return [next(found) if type(record) is Record else None for record in records]
+
     def _keyed(self, records: list) -> list[tuple]:
         """(record, tokens or None, digest, stored) per record; stored states are fetched for keys new to the run."""
         blake = hashlib.blake2b
         signature = self.signature
-        read_keys, tokens_of, keys = self.key_reader.fill, self.tokens, self.keys
+        keys = self.keys
         keyed, new_keys = [], []
-        for record in records:
-            tokens = None
-            if type(record) is Record:
-                values, errors = {}, []
-                read_keys(record.values, values, {}, errors)
-                if not errors:
-                    tokens = tokens_of(values) or None
+        for record, tokens in zip(records, self._key_tokens(records), strict=True):
             if tokens is None:
                 keyed.append((record, None, None))
                 continue
@@ -118,11 +143,26 @@ class RowFingerprints:
         """The records to read and write now (held ones at the row that settles them), and rows settled unread."""
         settled: Counter = Counter()
         to_read = []
+        keys = self.keys
+        unchanged = 0
         for record, tokens, digest in self._keyed(records):
             if tokens is None:
                 to_read.append(record)
                 continue
-            state = self._advance(tokens[0], digest)
+            key = tokens[0]
+            if key not in keys:
+                stored_fingerprint, stored_count = self.stored_now.get(key, _NOT_STORED)
+                if stored_count == 1:
+                    # A record written from one row, met for the first time: settled or read at once.
+                    state = keys[key] = KeyState(_signed(digest), stored_fingerprint, 1)
+                    state.phase = _DONE
+                    if state.fingerprint == stored_fingerprint:
+                        unchanged += 1
+                        see(tokens)
+                    else:
+                        to_read.append(record)
+                    continue
+            state = self._advance(key, digest)
             if state.phase == _DONE:
                 to_read.append(record)
                 continue
@@ -142,6 +182,8 @@ class RowFingerprints:
                     see(held_tokens)
             else:
                 to_read.extend(held_record for held_record, _ in held)
+        if unchanged:
+            settled["unchanged"] += unchanged
         if final or self.held_rows > HELD_LIMIT:
             to_read.extend(self.release_all())
         to_read.sort(key=lambda record: record.line)

@@ -538,3 +538,16 @@ def test_a_first_import_reads_each_row_once_and_stores_the_fingerprints_the_keye
     assert first[0]["created"] == 6 and first[0]["duplicates"] == 2 and first[0]["rejected"] == 3
     assert all(person[4] for person in first[1]) and any(person[3] is not None for person in first[1])
     assert first[2] == list(range(2, len(rows) + 1))  # every row read once, in full
+
+
+def test_a_run_holds_off_full_garbage_collections_and_restores_them(cast, tmp_path):
+    import gc
+
+    rows = [["Email"]] + [[f"p{i}@acme.com"] for i in range(5)]
+    run = import_run_create(by=cast.revops, kind="people", path=csv_file(tmp_path, rows))
+    during = []
+    assert gc.isenabled()
+    run = import_run_execute(run_id=run.pk, batch_size=2, progress=lambda current: during.append(gc.isenabled()))
+    assert run.created_count == 5
+    assert during[:2] == [False, False]  # after each batch: only that batch's garbage was collected
+    assert gc.isenabled()
