@@ -127,7 +127,8 @@ def compile_plan(mapping: Mapping, source) -> Plan:
 
 
 # Distinct texts remembered per column (a column of mostly distinct values reads the others afresh).
-CELL_CACHE_SIZE = 4096
+# Enough for the companies of a million-row file (tens of thousands), a few MiB per column at most.
+CELL_CACHE_SIZE = 65_536
 _UNREAD = object()
 
 

@@ -28,10 +28,19 @@ class _TimeText:
 
     def __init__(self):
         self.cache: dict = {}
+        # The last two values turned into text, checked by identity first: a row repeats the same
+        # objects (a batch's `now`; a created_at that is also the stage and activity time), and
+        # hashing an aware datetime asks its zone for the offset.
+        self.recent = [(None, None), (None, None)]
 
     def __call__(self, value):
         if value is None:
             return None
+        recent = self.recent
+        if value is recent[0][0]:
+            return recent[0][1]
+        if value is recent[1][0]:
+            return recent[1][1]
         text = self.cache.get(value)
         if text is None:
             utc = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
@@ -39,6 +48,8 @@ class _TimeText:
             if len(self.cache) >= _TEXT_CACHE_LIMIT:
                 self.cache.clear()
             self.cache[value] = text
+        recent[1] = recent[0]
+        recent[0] = (value, text)
         return text
 
 

@@ -53,3 +53,32 @@ def test_json_columns_keep_nulls_and_values_that_are_not_objects():
     stored = dict(AuditEntry.objects.filter(action="test").values_list("entity_id", "before"))
     assert stored == {1: None, 2: "text", 3: [1, "a"]}
     assert AuditEntry.objects.filter(action="test", before__isnull=True).count() == 1
+
+
+def test_times_and_json_are_stored_as_django_would_however_often_they_repeat():
+    import datetime as dt
+    import json
+    from zoneinfo import ZoneInfo
+
+    from tandem.lib.bulk_insert import _JsonText, _TimeText
+
+    times = _TimeText()
+    berlin = dt.datetime(2024, 5, 1, 11, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    utc = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
+    later = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)
+    naive = dt.datetime(2024, 5, 3, 8, 0)
+    sequence = [berlin, utc, later, berlin, naive, later, later, None, utc]
+    assert [times(value) for value in sequence] == [
+        "2024-05-01 09:30:00",
+        "2024-05-01 09:30:00",
+        "2024-05-02 09:30:00",
+        "2024-05-01 09:30:00",
+        "2024-05-03 08:00:00",
+        "2024-05-02 09:30:00",
+        "2024-05-02 09:30:00",
+        None,
+        "2024-05-01 09:30:00",
+    ]
+    texts = _JsonText()
+    for value in [{"a": "1"}, {"a": 1}, {"a": True}, {"a": "1"}, {"b": "x", "a": "ü"}, {"a": "ü", "b": "x"}, [1], None]:
+        assert texts(value) == (None if value is None else json.dumps(value))
