@@ -222,7 +222,11 @@ class BaseWriter:
                 result.duplicates += 1
                 row.is_duplicate = True
             self.see(tokens)
-            target = next((by_token[token] for token in tokens if token in by_token), None)
+            target = None
+            for token in tokens:
+                target = by_token.get(token)
+                if target is not None:
+                    break
             if target is None:
                 pending.append(row)
                 target = row
