@@ -18,6 +18,7 @@ import hashlib
 from collections import Counter, defaultdict
 from decimal import Decimal
 
+import orjson
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -139,6 +140,19 @@ class AccountDirectory:
 LOOKUP_CHUNK = 10_000
 
 
+def _one_of(column_sql: str, keys: list) -> tuple[str, list]:
+    """A condition that `column_sql` is one of `keys` (texts), and its parameters.
+
+    PostgreSQL gets the keys as one JSON text: an array parameter would be quoted key by key on
+    the client and, inlined, lead the planner to scan the whole table rather than probe the index.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return f"{column_sql} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))", [orjson.dumps(keys).decode()]
+    return f"{column_sql} IN ({', '.join(['%s'] * len(keys))})", list(keys)
+
+
 def _ids_where(model, column_sql: str, keys: list) -> set[int]:
     """Ids of the rows whose `column_sql` (a column, or an expression of columns) is one of `keys`."""
     from django.db import connection
@@ -150,10 +164,7 @@ def _ids_where(model, column_sql: str, keys: list) -> set[int]:
     with connection.cursor() as cursor:
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = keys[start : start + LOOKUP_CHUNK]
-            if connection.vendor == "postgresql":
-                condition, params = f"{column_sql} = ANY(%s)", [chunk]
-            else:
-                condition, params = f"{column_sql} IN ({', '.join(['%s'] * len(chunk))})", chunk
+            condition, params = _one_of(column_sql, chunk)
             cursor.execute(f"SELECT id FROM {table} WHERE {condition}", params)  # noqa: S608
             found.update(row[0] for row in cursor.fetchall())
     return found
@@ -405,10 +416,7 @@ class PersonWriter(BaseWriter):
             values = [value for token_kind, value in keys if token_kind == kind]
             if not values:
                 continue
-            if connection.vendor == "postgresql":
-                condition, params = f"{column} = ANY(%s)", [values]
-            else:
-                condition, params = f"{column} IN ({', '.join(['%s'] * len(values))})", values
+            condition, params = _one_of(column, values)
             sql = f"SELECT {column}, {columns} FROM {table} WHERE import_row_count IS NOT NULL AND {condition}"  # noqa: S608
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)

@@ -551,3 +551,17 @@ def test_a_run_holds_off_full_garbage_collections_and_restores_them(cast, tmp_pa
     assert run.created_count == 5
     assert during[:2] == [False, False]  # after each batch: only that batch's garbage was collected
     assert gc.isenabled()
+
+
+def test_keys_with_quotes_backslashes_and_accents_are_found_again(cast, tmp_path):
+    awkward = ["x'1\"", "x\\2", "x{3},", "Zoë 4", "x[5]"]
+    rows = [["Record ID", "Email", "Title"]] + [[key, f"p{i}@acme.com", "Rep"] for i, key in enumerate(awkward)]
+    path = csv_file(tmp_path, rows)
+    first = run_import(cast, "people", path, Mapping(kind="people", preset="hubspot"))
+    assert first.created_count == 5
+    again = run_import(cast, "people", path, Mapping(kind="people", preset="hubspot"))
+    assert (again.unchanged_count, again.created_count) == (5, 0)
+    rows[2][2] = "Lead rep"
+    third = run_import(cast, "people", csv_file(tmp_path, rows), Mapping(kind="people", preset="hubspot"))
+    assert (third.updated_count, third.unchanged_count, third.created_count) == (1, 4, 0)
+    assert Person.objects.get(external_id="x\\2").title == "Lead rep"
