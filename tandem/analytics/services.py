@@ -1,6 +1,7 @@
 """Writes of the scorecard: revenue targets, snapshots, saved views, digest subscriptions and the digest."""
 
 import datetime as dt
+import logging
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlencode
 
@@ -23,6 +24,7 @@ from tandem.analytics.periods import Period, containing
 from tandem.audit.actors import as_actor
 from tandem.audit.services import audit_record
 
+logger = logging.getLogger(__name__)
 SNAPSHOT_KINDS = ("month", "quarter")
 SAVED_VIEW_PAGES = ("scorecard", "funnel", "conversion", "trends", "cohorts", "pipeline")
 
@@ -314,13 +316,20 @@ STAGE_ENTRY_BLOCKS = "stage_entry_blocks"
 CUSTOMER_STAGE = "customer"
 # People refreshed per statement: well under SQLite's limit on query parameters.
 PEOPLE_PER_BATCH = 500
+# Up to this many people refreshed at once, the monthly blocks are patched; beyond, packed again whole.
+PATCH_PEOPLE_LIMIT = 20_000
 # Stage changes re-read behind the last one counted by the periodic catch-up: a change whose
 # transaction committed after a later one was counted is picked up then.
 CATCH_UP_LOOKBACK = 2000
-# How fresh the rollup must be for a page not to catch it up first (the worker does so every minute).
-PAGE_CATCH_UP_SECONDS = 10
-# Up to this many stage changes, a page builds a missing rollup itself (seconds); beyond, the worker does.
-PAGE_REBUILD_LIMIT = 250_000
+# A new stage change (or a page finding the rollup behind) queues one catch-up on the worker this many
+# seconds later; what else is recorded meanwhile is counted by the same run.
+CATCH_UP_DELAY_SECONDS = 3
+# The mark, kept in the queue's own storage (shared by the web processes and the workers), that such a
+# catch-up is queued and not started yet.
+CATCH_UP_QUEUED = "analytics:stage-entries-catch-up-queued"
+# Up to this many stage changes, a queued catch-up builds a missing rollup itself (seconds); beyond, the
+# worker's run every minute or `tandem manage scorecard rollup` does (minutes at millions).
+QUEUED_REBUILD_LIMIT = 250_000
 _ENTRY_COLUMNS = (
     "stage_change_id, person_id, stage, entered_at, previous_entry_at, furthest_position, next_reached_at,"
     " customer_reached_at, owner_id, team_id, icp_tier, industry, region"
@@ -384,17 +393,49 @@ def _stages_signature() -> tuple[str, int | None]:
     return ",".join(f"{key}:{position}" for key, position in stages)[:500], customer
 
 
-def _entry_months(query) -> set[tuple[str, dt.date]]:
-    return {(stage, _block_month(moment)) for stage, moment in query.values_list("stage", "entered_at")}
-
-
 def _block_month(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date().replace(day=1)
 
 
+_BLOCK_FIELDS = (
+    "person_id",
+    "entered_at",
+    "previous_entry_at",
+    "next_reached_at",
+    "customer_reached_at",
+    "furthest_position",
+    "owner_id",
+    "team_id",
+    "icp_tier",
+    "industry",
+    "region",
+)
+
+
+def _entries_by_block(person_ids: list[int]) -> dict[tuple[str, dt.date], list[tuple]]:
+    """These people's rollup rows as blocks hold them, by (stage, month), in the order of a block built whole."""
+    from tandem.analytics.models import StageEntry
+
+    grouped: dict[tuple[str, dt.date], list[tuple]] = {}
+    rows = (
+        StageEntry.objects.filter(person_id__in=person_ids)
+        .order_by("entered_at", "person_id", "stage_change_id")
+        .values_list("stage", *_BLOCK_FIELDS)
+    )
+    for stage, *row in rows:
+        grouped.setdefault((stage, _block_month(row[1])), []).append(tuple(row))
+    return grouped
+
+
 def stage_entries_refresh(*, person_ids) -> int:
-    """Rebuild the rollup rows of these people from their stage history, and the monthly blocks holding
-    them (idempotent). Returns rows written."""
+    """Rebuild the rollup rows of these people from their stage history, and the monthly blocks whose
+    entries that changed (idempotent). Returns rows written.
+
+    Up to PATCH_PEOPLE_LIMIT people (a catch-up), each block concerned is patched: their entries taken
+    out and put back as they now are, in numpy, without reading the block's other entries from the
+    rollup. Beyond (a reconcile after a territory change, say), the blocks concerned are packed again
+    whole, each once.
+    """
     from django.db import connection
 
     from tandem.analytics.models import StageEntry
@@ -402,16 +443,59 @@ def stage_entries_refresh(*, person_ids) -> int:
     person_ids = sorted({int(pk) for pk in person_ids if pk is not None})
     _, customer = _stages_signature()
     written = 0
+    patch = len(person_ids) <= PATCH_PEOPLE_LIMIT
+    changed: set[tuple[str, dt.date]] = set()
+    now_by_block: dict[tuple[str, dt.date], list[tuple]] = {}
     with transaction.atomic(), connection.cursor() as cursor:
         for index in range(0, len(person_ids), PEOPLE_PER_BATCH):
             batch = person_ids[index : index + PEOPLE_PER_BATCH]
-            months = _entry_months(StageEntry.objects.filter(person_id__in=batch))
+            before = _entries_by_block(batch)
             StageEntry.objects.filter(person_id__in=batch).delete()
             select, params = _stage_entries_select(customer_position=customer, person_ids=batch)
             cursor.execute(f"INSERT INTO {StageEntry._meta.db_table} ({_ENTRY_COLUMNS}) {select}", params)  # noqa: S608
             written += max(cursor.rowcount, 0)
-            months |= _entry_months(StageEntry.objects.filter(person_id__in=batch))
-            stage_entry_blocks_build(keys=months)
+            after = _entries_by_block(batch)
+            # Only the blocks whose entries of these people differ now: a new stage change usually
+            # changes the person's entries of a month or two, not every month they entered a stage.
+            changed |= {key for key in set(before) | set(after) if before.get(key) != after.get(key)}
+            if patch:
+                for key, rows in after.items():
+                    now_by_block.setdefault(key, []).extend(rows)
+        if patch:
+            _stage_entry_blocks_patch(
+                rows_by_block={key: now_by_block.get(key, []) for key in changed}, person_ids=person_ids
+            )
+        else:
+            stage_entry_blocks_build(keys=changed)
+    return written
+
+
+def _stage_entry_blocks_patch(*, rows_by_block: dict[tuple[str, dt.date], list[tuple]], person_ids) -> int:
+    """Patch these blocks: every entry of these people out, their rows of the block (given) in; a block
+    left empty is deleted. Returns the number of blocks written."""
+    from tandem.analytics import entry_blocks
+    from tandem.analytics.models import StageEntryBlock
+
+    written = 0
+    for stage, month in sorted(rows_by_block):
+        rows = sorted(rows_by_block[(stage, month)], key=lambda row: (row[1], row[0]))  # stable: as built
+        block = StageEntryBlock.objects.select_for_update().filter(stage=stage, month=month).first()
+        if block is None:
+            fields = entry_blocks.pack(rows)
+        else:
+            stored = {name: getattr(block, name) for name in entry_blocks.COLUMNS}
+            fields = entry_blocks.merge({**stored, "labels": block.labels}, rows, dropping=person_ids)
+        if not fields["size"]:
+            if block is not None:
+                block.delete()
+            continue
+        if block is None:
+            StageEntryBlock.objects.create(stage=stage, month=month, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(block, name, value)
+            block.save()
+        written += 1
     return written
 
 
@@ -427,20 +511,8 @@ def stage_entry_blocks_build(*, keys) -> int:
         period = containing("month", month)
         rows = list(
             StageEntry.objects.filter(stage=stage, entered_at__gte=period.start_at(), entered_at__lt=period.end_at())
-            .order_by("entered_at", "stage_change_id")
-            .values_list(
-                "person_id",
-                "entered_at",
-                "previous_entry_at",
-                "next_reached_at",
-                "customer_reached_at",
-                "furthest_position",
-                "owner_id",
-                "team_id",
-                "icp_tier",
-                "industry",
-                "region",
-            )
+            .order_by("entered_at", "person_id", "stage_change_id")
+            .values_list(*_BLOCK_FIELDS)
         )
         if not rows:
             StageEntryBlock.objects.filter(stage=stage, month=month).delete()
@@ -499,15 +571,13 @@ def stage_entries_rebuild() -> int:
     return written
 
 
-def stage_entries_catch_up(*, lookback: int = 0, unless_within_seconds: float = 0) -> int:
+def stage_entries_catch_up(*, lookback: int = 0) -> int:
     """Count the stage changes recorded since the rollup last read them (and `lookback` ids before).
 
-    With `unless_within_seconds`, nothing is done if the rollup caught up that recently: the pages ask
-    for this so that, with stage changes arriving all the time, one request in that many seconds pays.
-
-    Only the people concerned are refreshed, so a new stage change shows in the analysis views on the
-    next request. A rollup never built, or built with other main stages, is rebuilt whole. A catch-up
-    already running elsewhere is not waited for. Returns the number of people refreshed (-1: rebuilt).
+    Only the people concerned are refreshed, and only the monthly blocks whose entries of theirs changed
+    are patched. A rollup never built, or built with other main stages, is rebuilt whole. A catch-up
+    already running elsewhere is not waited for. The worker runs this, never a page (see
+    stage_entries_catch_up_queue). Returns the number of people refreshed (-1: rebuilt).
     """
     from tandem.analytics.models import RollupState, StageEntry
     from tandem.crm.models import StageChange
@@ -516,21 +586,12 @@ def stage_entries_catch_up(*, lookback: int = 0, unless_within_seconds: float = 
     state = RollupState.objects.filter(name=STAGE_ENTRIES).first()
     signature, _ = _stages_signature()
     blocks = RollupState.objects.filter(name=STAGE_ENTRY_BLOCKS).values_list("stages", flat=True).first()
-    needs_rebuild = state is None or state.stages != signature
-    if (needs_rebuild or blocks != settings.TIME_ZONE) and unless_within_seconds and newest > PAGE_REBUILD_LIMIT:
-        # A long history is rebuilt by the worker (or `tandem manage scorecard rollup`), not in a page.
-        return 0
-    if needs_rebuild:
+    if state is None or state.stages != signature:
         stage_entries_rebuild()
         return -1
     if blocks != settings.TIME_ZONE:
         stage_entry_blocks_rebuild()
     if newest <= state.last_id and not lookback:
-        return 0
-    recently = state.updated_at is not None and timezone.now() - state.updated_at < dt.timedelta(
-        seconds=unless_within_seconds
-    )
-    if unless_within_seconds and recently:
         return 0
     with transaction.atomic():
         state = RollupState.objects.select_for_update(skip_locked=True).filter(name=STAGE_ENTRIES).first()
@@ -554,6 +615,73 @@ def stage_entries_catch_up(*, lookback: int = 0, unless_within_seconds: float = 
         state.last_id, state.updated_at = max(newest, state.last_id), timezone.now()
         state.save(update_fields=["last_id", "updated_at"])
     return len(person_ids)
+
+
+def stage_entries_behind() -> bool:
+    """Whether stage changes have been recorded since the rollup last read them, or it was never built
+    (or was built with other main stages): a few index lookups, cheap enough for every page."""
+    from tandem.analytics.models import RollupState
+    from tandem.crm.models import StageChange
+
+    state = RollupState.objects.filter(name=STAGE_ENTRIES).values_list("last_id", "stages").first()
+    if state is None:
+        return True
+    newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return newest > state[0] or state[1] != _stages_signature()[0]
+
+
+def stage_entries_catch_up_queue() -> bool:
+    """Queue one catch-up of the rollup on the worker, CATCH_UP_DELAY_SECONDS from now, unless one is
+    queued already and has not started: whatever is recorded until it starts is counted by that run.
+
+    What records stage changes calls this once its transaction commits, and the analysis pages when the
+    rollup is behind (changes written some other way); neither ever waits for the catch-up. A failure to
+    queue is logged, not raised: the worker's run every minute catches up anyway. Returns whether a
+    catch-up was queued.
+    """
+    from huey.contrib.djhuey import HUEY
+
+    from tandem.analytics.tasks import stage_entries_catch_up_queued
+
+    try:
+        if not HUEY.put_if_empty(CATCH_UP_QUEUED, "1"):
+            return False
+        stage_entries_catch_up_queued.schedule(delay=CATCH_UP_DELAY_SECONDS)
+    except Exception:  # the queue is down: the periodic catch-up still runs when it is back
+        logger.exception("Could not queue a catch-up of the stage-entry rollup")
+        return False
+    return True
+
+
+def stage_entries_catch_up_on_commit() -> None:
+    """For what records a person's stage change: queue the rollup's catch-up once the transaction commits."""
+    transaction.on_commit(stage_entries_catch_up_queue)
+
+
+def stage_entries_catch_up_start() -> None:
+    """Clear the mark of a queued catch-up, as one starts: what is recorded from now on queues another."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.delete(CATCH_UP_QUEUED)
+
+
+def stage_entries_catch_up_queued_run() -> int:
+    """The queued catch-up: clear its mark, catch up, and queue another if the rollup is still behind (a
+    catch-up running elsewhere held it). A rollup to build whole over more than QUEUED_REBUILD_LIMIT
+    stage changes (minutes) is left to the worker's run every minute. Returns the number of people
+    refreshed (-1: rebuilt)."""
+    from tandem.analytics.models import RollupState
+    from tandem.crm.models import StageChange
+
+    stage_entries_catch_up_start()
+    state = RollupState.objects.filter(name=STAGE_ENTRIES).values_list("stages", flat=True).first()
+    if state != _stages_signature()[0]:
+        newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        return stage_entries_catch_up() if newest <= QUEUED_REBUILD_LIMIT else 0
+    refreshed = stage_entries_catch_up()
+    if stage_entries_behind():
+        stage_entries_catch_up_queue()
+    return refreshed
 
 
 def stage_entries_reconcile() -> int:

@@ -23,8 +23,17 @@ def scorecard_digest_weekly() -> int:
 @db_periodic_task(crontab(minute="*"))
 def stage_entries_catch_up() -> int:
     """Every minute, count new stage changes into the analysis rollup (re-reading a few recent ones, in
-    case a transaction committed after a later change was counted)."""
+    case a transaction committed after a later change was counted); builds it if it was never built.
+    Also clears a queued catch-up's mark that no run cleared (a queue emptied by hand, say)."""
+    services.stage_entries_catch_up_start()
     return services.stage_entries_catch_up(lookback=services.CATCH_UP_LOOKBACK)
+
+
+@db_task()
+def stage_entries_catch_up_queued() -> int:
+    """A few seconds after stage changes are recorded (or a page found the rollup behind), count them into
+    the analysis rollup; one run for everything recorded meanwhile."""
+    return services.stage_entries_catch_up_queued_run()
 
 
 @db_periodic_task(crontab(minute="*/15"))

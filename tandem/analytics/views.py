@@ -200,9 +200,10 @@ ROLLUP_PAGES = ("funnel", "conversion", "trends", "cohorts")
 
 
 def _analysis_data(page: str, filters, period: Period, request) -> dict:
-    if page in ROLLUP_PAGES:
-        # Stage changes recorded since the rollup last caught up (over ten seconds ago) are counted first.
-        services.stage_entries_catch_up(unless_within_seconds=services.PAGE_CATCH_UP_SECONDS)
+    if page in ROLLUP_PAGES and services.stage_entries_behind():
+        # The worker counts them within seconds; a page never waits for it. Stage changes recorded through
+        # the services have queued that already; this covers those written some other way.
+        services.stage_entries_catch_up_queue()
     if page == "funnel":
         from_stage = request.GET.get("from", "") or "lead"
         rows = selectors.funnel(filters, period, from_stage)

@@ -424,6 +424,7 @@ def person_create(
         actor_label=actor.display,
         reason=reason or "Created",
     )
+    _stage_change_recorded()
     audit_record(
         by=by,
         action="create",
@@ -497,6 +498,13 @@ def allowed_next_stages(current_stage_key: str | None) -> list[LifecycleStage]:
     return list(LifecycleStage.objects.filter(pk__in=keys))
 
 
+def _stage_change_recorded() -> None:
+    # The analysis pages' rollup counts it on the worker a few seconds after the commit.
+    from tandem.analytics.services import stage_entries_catch_up_on_commit
+
+    stage_entries_catch_up_on_commit()
+
+
 @transaction.atomic
 def lifecycle_transition(
     *,
@@ -540,6 +548,8 @@ def lifecycle_transition(
         contract_version=contract_version,
         evidence=evidence or {},
     )
+    if model is Person:
+        _stage_change_recorded()
     before = {"lifecycle_stage": current}
     after = {"lifecycle_stage": stage.pk}
     subject.lifecycle_stage = stage

@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import cache
+from huey.contrib.djhuey import HUEY
 
 
 @pytest.fixture(autouse=True)
@@ -8,3 +9,12 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_catch_up_queued():
+    """Each test starts with no catch-up of the rollup queued (the in-memory queue of immediate mode)."""
+    assert HUEY.immediate, "tests run Huey in immediate mode, with an in-memory queue"
+    HUEY.flush()
+    yield
+    HUEY.flush()

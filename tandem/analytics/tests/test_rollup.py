@@ -5,9 +5,9 @@ import datetime as dt
 import random
 
 import pytest
-from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
-from tandem.analytics import selectors, services
+from tandem.analytics import entry_blocks, selectors, services, tasks
 from tandem.analytics.models import RollupState, StageEntry, StageEntryBlock
 from tandem.analytics.periods import Period
 from tandem.analytics.selectors import ScorecardFilters
@@ -248,19 +248,121 @@ def test_a_stage_change_committed_after_a_later_one_was_counted_is_picked_up(com
     assert_views_match_the_history(ScorecardFilters(), Q1)
 
 
-def test_pages_leave_a_rollup_caught_up_seconds_ago_to_the_worker(company):
+def queued_catch_ups() -> list[str]:
+    return [task.name for task in HUEY.scheduled() if task.name == "stage_entries_catch_up_queued"]
+
+
+def test_a_page_never_catches_up_itself_it_queues_one_catch_up_for_the_worker(company, cast, client):
+    feb = Period("month", dt.date(2026, 2, 1), dt.date(2026, 3, 1))
     StageChange.objects.create(
         person=company.people.p7, from_stage_id="lead", to_stage_id="mql", at=at(2026, 2, 1), actor_type="system"
     )
-    assert services.stage_entries_catch_up(unless_within_seconds=60) == 0  # caught up by the fixture just now
-    RollupState.objects.filter(name=services.STAGE_ENTRIES).update(updated_at=timezone.now() - dt.timedelta(minutes=2))
-    assert services.stage_entries_catch_up(unless_within_seconds=60) == 1
+    client.force_login(cast.revops)
+    for _ in range(3):
+        response = client.get("/scorecard/funnel/", {"period": "2026-02", "from": "mql"})
+        assert response.status_code == 200
+    assert not StageEntry.objects.filter(person=company.people.p7, stage="mql").exists()  # not inline
+    assert response.context["data"]["rows"][0][0].reached == 3
+    assert queued_catch_ups() == ["stage_entries_catch_up_queued"]  # once, not thrice
+    assert services.stage_entries_behind()
 
-
-def test_a_page_leaves_building_the_rollup_of_a_long_history_to_the_worker(cast, monkeypatch):
-    build_company(cast)
-    monkeypatch.setattr(services, "PAGE_REBUILD_LIMIT", 5)
-    assert services.stage_entries_catch_up(unless_within_seconds=services.PAGE_CATCH_UP_SECONDS) == 0
-    assert not StageEntry.objects.exists()
-    assert services.stage_entries_catch_up(lookback=services.CATCH_UP_LOOKBACK) == -1  # the worker's run
+    # The worker's run, a few seconds later, counts it; the next page shows it and queues nothing.
+    assert tasks.stage_entries_catch_up_queued.call_local() == 1
+    assert not services.stage_entries_behind()
+    HUEY.flush()
+    response = client.get("/scorecard/funnel/", {"period": "2026-02", "from": "mql"})
+    assert response.context["data"]["rows"][0][0].reached == 4
+    assert selectors.funnel(ScorecardFilters(), feb, "mql")[0].reached == 4
+    assert queued_catch_ups() == []
     assert_views_match_the_history(ScorecardFilters(), Q1)
+
+
+def test_a_recorded_stage_change_queues_one_catch_up_when_it_commits(company, cast, django_capture_on_commit_callbacks):
+    from tandem.crm import services as crm_services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        crm_services.lifecycle_transition(person=company.people.p7, to_stage="sal", by=cast.revops)
+        crm_services.lifecycle_transition(person=company.people.p6, to_stage="sql", by=cast.revops)
+    assert queued_catch_ups() == ["stage_entries_catch_up_queued"]
+    assert HUEY.scheduled()[0].eta > dt.datetime.now(dt.UTC).replace(tzinfo=None)  # in a few seconds
+    assert tasks.stage_entries_catch_up_queued.call_local() == 2
+    # The run cleared its mark: the next stage change queues the next run.
+    with django_capture_on_commit_callbacks(execute=True):
+        crm_services.lifecycle_transition(person=company.people.p7, to_stage="opportunity", by=cast.revops)
+    assert len(queued_catch_ups()) == 2
+    assert tasks.stage_entries_catch_up_queued.call_local() == 1
+    for period in PERIODS:
+        assert_views_match_the_history(ScorecardFilters(), period)
+
+
+def test_a_queued_run_that_finds_another_catch_up_running_queues_itself_again(company, monkeypatch):
+    StageChange.objects.create(
+        person=company.people.p7, from_stage_id="lead", to_stage_id="mql", at=at(2026, 2, 1), actor_type="system"
+    )
+    monkeypatch.setattr(services, "stage_entries_catch_up", lambda **kwargs: 0)  # as if the lock were held
+    assert tasks.stage_entries_catch_up_queued.call_local() == 0
+    assert queued_catch_ups() == ["stage_entries_catch_up_queued"]
+
+
+def test_a_queued_run_leaves_building_the_rollup_of_a_long_history_to_the_periodic_run(cast, monkeypatch):
+    build_company(cast)
+    monkeypatch.setattr(services, "QUEUED_REBUILD_LIMIT", 5)
+    assert services.stage_entries_behind()
+    assert tasks.stage_entries_catch_up_queued.call_local() == 0
+    assert not StageEntry.objects.exists()
+    assert queued_catch_ups() == []  # nothing to gain from queueing it again
+    assert tasks.stage_entries_catch_up.call_local() == -1  # the worker's run every minute
+    assert not services.stage_entries_behind()
+    assert_views_match_the_history(ScorecardFilters(), Q1)
+
+
+def test_a_queued_run_builds_a_short_history_s_rollup(cast):
+    build_company(cast)
+    assert tasks.stage_entries_catch_up_queued.call_local() == -1
+    assert_views_match_the_history(ScorecardFilters(), Q1)
+
+
+def block_contents() -> list[tuple]:
+    names = ["stage", "month", "size", "labels", *entry_blocks.COLUMNS]
+    return sorted(
+        (*row[:4], *(bytes(value) for value in row[4:])) for row in StageEntryBlock.objects.values_list(*names)
+    )
+
+
+@pytest.mark.parametrize("patch_people_limit", [20_000, 1])
+def test_blocks_patched_round_after_round_are_the_blocks_built_whole(cast, monkeypatch, patch_people_limit):
+    # Patched (a catch-up) or packed again (a large refresh), every column and label list ends up byte for
+    # byte as a full rebuild writes it, as stage changes come in, move entries between months and drop
+    # an industry or a region from a month.
+    monkeypatch.setattr(services, "PATCH_PEOPLE_LIMIT", patch_people_limit)
+    generator = random.Random(11)
+    main = ["lead", "mql", "sal", "sql", "opportunity", "customer"]
+    accounts = [
+        make_account(name=f"A{index}", domain=f"a{index}.example", region=region, industry=industry, icp_tier=tier)
+        for index, (region, industry, tier) in enumerate(
+            [("EMEA", "Software", 1), ("Americas", "Retail", 2), ("APAC", "Finance", 3), ("", "", None)]
+        )
+    ]
+    people = [
+        make_person(email=f"b{index}@a{index % 4}.example", owner=[cast.ae, None][index % 2]) for index in range(24)
+    ]
+    assert {account.pk for account in accounts} >= set(Person.objects.values_list("account_id", flat=True)) - {None}
+    services.stage_entries_catch_up()
+    for _ in range(6):
+        for person in generator.sample(people, 5):
+            StageChange.objects.create(
+                person=person,
+                to_stage_id=generator.choice(main + ["recycled"]),
+                # Often at the same moment as another person's: ties in a block keep the built order.
+                at=at(2026, 1, 1) + dt.timedelta(days=generator.choice([0, 0, 3, 20, 40, 75])),
+                actor_type="system",
+            )
+        StageChange.objects.filter(person=generator.choice(people)).delete()  # erased, then reconciled
+        services.stage_entries_catch_up(lookback=services.CATCH_UP_LOOKBACK)
+        services.stage_entries_reconcile()
+        patched = block_contents()
+        services.stage_entries_rebuild()
+        assert block_contents() == patched
+    for period in PERIODS:
+        assert_views_match_the_history(ScorecardFilters(), period)
+        assert_views_match_the_history(ScorecardFilters(region="EMEA", owner_id=cast.ae.pk), period)

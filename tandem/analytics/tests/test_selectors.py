@@ -19,7 +19,7 @@ Q1 = Period("quarter", dt.date(2026, 1, 1), dt.date(2026, 4, 1))
 @pytest.fixture
 def company(cast):
     built = build_company(cast)
-    services.stage_entries_catch_up()  # what the analysis pages do before reading
+    services.stage_entries_catch_up()  # what the worker does within seconds of a stage change
     return built
 
 

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from tandem.analytics import services
 from tandem.analytics.models import RevenueTarget, SavedView, ScorecardSnapshot
 from tandem.analytics.tests.fixtures import build_company
 from tandem.audit.models import AuditEntry
@@ -18,7 +19,9 @@ TODAY = dt.datetime(2026, 4, 10, 12, tzinfo=dt.UTC)
 
 @pytest.fixture
 def company(cast):
-    return build_company(cast)
+    built = build_company(cast)
+    services.stage_entries_catch_up()  # the worker's run, a few seconds after the stage changes
+    return built
 
 
 @pytest.fixture
