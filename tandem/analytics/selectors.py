@@ -590,7 +590,7 @@ class _Members:
         return found
 
 
-def _block_rows(query):
+def block_rows(query):
     """The rows of a query on blocks; on PostgreSQL in the binary protocol, which hands the packed columns
     over as they are stored instead of as hexadecimal text (a third of the time for a year of entries)."""
     if connection.vendor != "postgresql":
@@ -640,7 +640,7 @@ def stage_entry_arrays(
     start_seconds, end_seconds = start.timestamp(), end.timestamp()
     parts: dict[str, dict[str, list]] = {stage: {name: [] for name in wanted} for stage in stages}
     blocks = StageEntryBlock.objects.filter(stage__in=stages, month__gte=first_month, month__lte=last_month)
-    for stage, labels, *raw in _block_rows(blocks.values_list("stage", "labels", *wanted)):
+    for stage, labels, *raw in block_rows(blocks.values_list("stage", "labels", *wanted)):
         arrays = {name: entry_blocks.column(value, name) for name, value in zip(wanted, raw, strict=True)}
         entered, previous = arrays["entered"], arrays["previous"]
         keep = (entered >= start_seconds) & (entered < end_seconds)

@@ -1,6 +1,7 @@
 """Writes of the scorecard: revenue targets, snapshots, saved views, digest subscriptions and the digest."""
 
 import datetime as dt
+import json
 import logging
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlencode
@@ -479,24 +480,45 @@ def _stage_entry_blocks_patch(*, rows_by_block: dict[tuple[str, dt.date], list[t
     written = 0
     for stage, month in sorted(rows_by_block):
         rows = sorted(rows_by_block[(stage, month)], key=lambda row: (row[1], row[0]))  # stable: as built
-        block = StageEntryBlock.objects.select_for_update().filter(stage=stage, month=month).first()
-        if block is None:
-            fields = entry_blocks.pack(rows)
-        else:
-            stored = {name: getattr(block, name) for name in entry_blocks.COLUMNS}
-            fields = entry_blocks.merge({**stored, "labels": block.labels}, rows, dropping=person_ids)
-        if not fields["size"]:
-            if block is not None:
-                block.delete()
+        query = StageEntryBlock.objects.select_for_update().filter(stage=stage, month=month)
+        found = next(selectors.block_rows(query.values_list("stage", "labels", "pk", *entry_blocks.COLUMNS)), None)
+        if found is None:
+            if rows:
+                StageEntryBlock.objects.create(stage=stage, month=month, **entry_blocks.pack(rows))
+                written += 1
             continue
-        if block is None:
-            StageEntryBlock.objects.create(stage=stage, month=month, **fields)
-        else:
-            for name, value in fields.items():
-                setattr(block, name, value)
-            block.save()
+        _, labels, pk, *raw = found
+        stored = dict(zip(entry_blocks.COLUMNS, raw, strict=True))
+        fields = entry_blocks.merge({**stored, "labels": labels}, rows, dropping=person_ids)
+        if not fields["size"]:
+            StageEntryBlock.objects.filter(pk=pk).delete()
+            continue
+        _stage_entry_block_update(pk, fields)
         written += 1
     return written
+
+
+def _stage_entry_block_update(pk: int, fields: dict) -> None:
+    """Write a block's new fields; on PostgreSQL with the columns as binary parameters (about a tenth of the
+    time of hexadecimal text for a block of 30,000 entries)."""
+    from django.db import connection
+
+    from tandem.analytics import entry_blocks
+    from tandem.analytics.models import StageEntryBlock
+
+    if connection.vendor != "postgresql":
+        StageEntryBlock.objects.filter(pk=pk).update(**fields)
+        return
+    import psycopg
+
+    columns = list(entry_blocks.COLUMNS)
+    assignments = ", ".join(f"{name} = %b" for name in columns)
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"UPDATE {StageEntryBlock._meta.db_table} SET {assignments},"  # noqa: S608 - names from the model
+            " size = %s, labels = %s::jsonb WHERE id = %s",
+            [*(fields[name] for name in columns), fields["size"], json.dumps(fields["labels"]), pk],
+        )
 
 
 def stage_entry_blocks_build(*, keys) -> int:
