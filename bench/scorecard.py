@@ -498,7 +498,11 @@ def main(argv=None) -> int:
             "load_average_at_start": _load(),
         }
 
-        # The first look at the scorecard keeps the closed quarters as snapshots; time it apart.
+        # The first look at the scorecard keeps the closed quarters as snapshots; time it apart. It is the
+        # first view of this process in any case (cold caches), and the first ever when no snapshot was kept.
+        from tandem.analytics.models import ScorecardSnapshot
+
+        params["snapshots_before_first_view"] = ScorecardSnapshot.objects.count()
         started = time.perf_counter()
         first = client.get("/scorecard/")
         if first.status_code != 200:
@@ -791,7 +795,11 @@ def measure_live(args, database_url: str, client, urls: list[str], worker_log: P
 
 def _print_summary(params: dict, page: list[float], per_view: dict, worst: str, live: dict) -> None:
     rows = [
-        ("scorecard page, first (cold) view", f"{params['first_view_ms']} ms", ""),
+        (
+            "scorecard page, first view" + ("" if params["snapshots_before_first_view"] else " ever (keeps snapshots)"),
+            f"{params['first_view_ms']} ms",
+            "",
+        ),
         ("scorecard page, warm p95", f"{percentile(page, 95):.1f} ms", f"{TARGET_PAGE_MS} ms"),
         ("first analysis view of the process", f"{params['first_analysis_view_ms']} ms", ""),
         ("slowest analysis view p95, quiet", f"{per_view[worst]['p95_ms']} ms", f"{TARGET_ANALYSIS_MS} ms"),

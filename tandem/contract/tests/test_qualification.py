@@ -96,9 +96,9 @@ def test_publishing_rescores_everyone_and_qualifies_with_the_new_version(cast, d
     services.contract_decide(by=cast.marketing_manager, version=draft, decision="approve")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.contract_decide(by=cast.sales_manager, version=draft, decision="approve")
-    # The publication's follow-up, routing of the hand-off it made when Ada became MQL, and the
-    # scheduling of that hand-off's SLA due-time task.
-    assert len(callbacks) == 3
+    # The publication's follow-up, the analysis rollup's catch-up queued by Ada's stage change, routing
+    # of the hand-off it made when Ada became MQL, and the scheduling of that hand-off's SLA due-time task.
+    assert len(callbacks) == 4
     assert ada.handoffs.get().assignee in (cast.sdr, cast.ae)
     ada.refresh_from_db()
     quiet.refresh_from_db()
