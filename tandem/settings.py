@@ -207,6 +207,11 @@ API_DEFAULT_RATE_PER_MINUTE = env_int("TANDEM_API_RATE_PER_MINUTE", 600)
 # Uploaded import files: a wizard upload never started is discarded after this many hours; the
 # source file of a finished import after this many days (its error report stays).
 IMPORT_ABANDONED_HOURS = env_int("TANDEM_IMPORT_ABANDONED_HOURS", 24)
+# A people file of at least this many rows (estimated), into a table holding at most half as many people,
+# is bulk-loaded: new people are staged and loaded at once at the end (docs/import.md). 0 turns it off.
+IMPORT_BULK_MIN_ROWS = env_int("TANDEM_IMPORT_BULK_MIN_ROWS", 50_000)
+# PostgreSQL memory for rebuilding each index after a bulk load.
+IMPORT_BULK_INDEX_MEMORY = env_str("TANDEM_IMPORT_BULK_INDEX_MEMORY", "512MB")
 IMPORT_SOURCE_RETENTION_DAYS = env_int("TANDEM_IMPORT_SOURCE_RETENTION_DAYS", 30)
 TANDEM_EVENTS_MAX_BATCH = env_int("TANDEM_EVENTS_MAX_BATCH", 1000)
 TANDEM_EVENTS_MAX_BATCH_BYTES = env_int("TANDEM_EVENTS_MAX_BATCH_BYTES", 1_048_576)

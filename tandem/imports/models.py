@@ -17,6 +17,19 @@ class ImportStatus(models.TextChoices):
 ACTIVE_STATUSES = (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.CANCELLING)
 
 
+class LoadPath(models.TextChoices):
+    """How a run stores its rows, decided when it starts and kept, so that a restarted run goes the same way."""
+
+    UNDECIDED = "", "Not decided yet"
+    ORDINARY = "ordinary", "Row by row into the tables"
+    BULK = "bulk", "New records staged, then loaded at once (tandem.imports.bulkload)"
+
+
+class ImportPhase(models.TextChoices):
+    READING = "", "Reading the file"
+    FINISHING = "finishing", "Loading the staged records and rebuilding indexes"
+
+
 class ImportRun(models.Model):
     """One file being imported: its mapping, progress, checkpoint and counts."""
 
@@ -53,6 +66,8 @@ class ImportRun(models.Model):
     notes = models.JSONField(default=dict, blank=True, help_text="Counted remarks, e.g. rows without an account.")
     error_file = models.CharField(max_length=1000, blank=True)
     failure = models.TextField(blank=True)
+    load_path = models.CharField(max_length=10, choices=LoadPath.choices, default=LoadPath.UNDECIDED, blank=True)
+    phase = models.CharField(max_length=20, choices=ImportPhase.choices, default=ImportPhase.READING, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

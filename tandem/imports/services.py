@@ -27,7 +27,7 @@ from tandem.audit.services import audit_record
 from tandem.imports.choices import load_choice_lists
 from tandem.imports.fields import CUSTOM_PREFIX, FIELDS_BY_NAME, REPORT_COLUMNS
 from tandem.imports.mapping import Mapping, MappingError, Plan, build_plan, render_template
-from tandem.imports.models import ImportRun, ImportStatus, SavedMapping
+from tandem.imports.models import ImportPhase, ImportRun, ImportStatus, LoadPath, SavedMapping
 from tandem.imports.reading import Record, RecordProblem, UnreadableFileError, open_source
 from tandem.imports.values import CellError, unquote_formula
 from tandem.lib.bulk_insert import loading
@@ -458,11 +458,14 @@ def import_run_execute(
     *, run_id: int, progress: Callable[[ImportRun], None] | None = None, batch_size: int = BATCH_SIZE
 ) -> ImportRun:
     """Import the run's file from its checkpoint to the end; safe to call again after any stop."""
+    from tandem.imports import bulkload
     from tandem.imports.writers import writer_for
 
     with transaction.atomic():
         run = ImportRun.objects.select_for_update().get(pk=run_id)
-        if run.status in (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.FAILED):
+        # A bulk load whose finishing failed (and was undone) finishes when run again.
+        finish_again = run.status == ImportStatus.FAILED and run.phase == ImportPhase.FINISHING
+        if run.status in (ImportStatus.DONE, ImportStatus.CANCELLED, ImportStatus.FAILED) and not finish_again:
             return run
         if run.status == ImportStatus.CANCELLING:
             run.status = ImportStatus.CANCELLED
@@ -472,7 +475,8 @@ def import_run_execute(
         run.status = ImportStatus.RUNNING
         run.started_at = run.started_at or timezone.now()
         run.heartbeat_at = timezone.now()
-        run.save(update_fields=["status", "started_at", "heartbeat_at"])
+        run.failure = ""
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "failure"])
     actor = Actor.importer(label=f"{run.original_filename} (import #{run.pk})", user=run.created_by)
     try:
         source = _source_for(run)
@@ -480,6 +484,11 @@ def import_run_execute(
         plan = compile_plan(mapping, source)
     except (UnreadableFileError, MappingError, OSError) as error:
         return _fail(run, str(error))
+    try:
+        run = bulkload.choose_path(run, lambda: _source_for(run))
+    except bulkload.StagingLost as error:
+        return _fail(run, str(error))
+    bulk = run.load_path == LoadPath.BULK
     reader = RowReader(plan)
     writer = writer_for(plan, run=run, actor=actor)
     error_path = Path(run.error_file) if run.error_file else data_dir() / f"run-{run.pk}-errors.csv"
@@ -488,6 +497,8 @@ def import_run_execute(
         run.error_file = str(error_path)
         ImportRun.objects.filter(pk=run.pk).update(error_file=run.error_file)
     try:
+        if run.phase == ImportPhase.FINISHING:
+            raise _AlreadyRead
         with loading(), _young_garbage_only():
             # Records go to the writer as read: it decides which it must parse (see PersonWriter.read_batch).
             batch: list[Record | RecordProblem] = []
@@ -515,16 +526,25 @@ def import_run_execute(
                         progress(run)
             if replayed:
                 writer.remember_batch(replayed, reader)
-            run = _commit_batch(run, writer, reader, batch, report, last_line, source.position, final=True)
+            run = _commit_batch(
+                run, writer, reader, batch, report, last_line, source.position, final=True, finishing=bulk
+            )
+    except _AlreadyRead:
+        pass
     except ImportCancelled:
         report.close()
         run.refresh_from_db()
+        if bulk:
+            # What was committed stays: the staged people are loaded too.
+            run = _finish_bulk(run, plan, progress, final_status=ImportStatus.CANCELLED)
         return run
     except Exception as error:
         report.close()
         _fail(run, f"{type(error).__name__}: {error}")
         raise
     report.close()
+    if bulk:
+        run = _finish_bulk(run, plan, progress)
     if progress:
         progress(run)
     audit_record(
@@ -554,7 +574,32 @@ def _young_garbage_only():
             gc.enable()
 
 
-def _commit_batch(run, writer, reader, batch, report, last_line, position, *, final=False) -> ImportRun:
+class _AlreadyRead(Exception):
+    """The run read its whole file before it stopped: only finishing is left."""
+
+
+def _finish_bulk(run: ImportRun, plan: Plan, progress, *, final_status=ImportStatus.DONE) -> ImportRun:
+    """Phase B of a bulk load (tandem.imports.bulkload): load the staged records in one transaction."""
+    from tandem.imports import bulkload
+
+    if progress:
+        progress(run)  # the run shows its finishing phase
+    try:
+        return bulkload.finish(
+            run.pk, header=plan.header, open_source=lambda: _source_for(run), final_status=final_status
+        )
+    except Exception as error:
+        _fail(
+            run,
+            f"Finishing the import failed and was undone, so nothing of it was stored ({type(error).__name__}: "
+            f"{error}). Run the import again to finish it.",
+        )
+        raise
+
+
+def _commit_batch(
+    run, writer, reader, batch, report, last_line, position, *, final=False, finishing=False
+) -> ImportRun:
     with transaction.atomic():
         current = ImportRun.objects.select_for_update().get(pk=run.pk)
         if current.status == ImportStatus.CANCELLING:
@@ -583,7 +628,11 @@ def _commit_batch(run, writer, reader, batch, report, last_line, position, *, fi
         current.line_done = max(current.line_done, last_line)
         current.position = position
         current.heartbeat_at = timezone.now()
-        if final:
+        if final and finishing:
+            # Every row is read; the staged records are loaded next (a restart goes straight there).
+            current.phase = ImportPhase.FINISHING
+            current.position = current.progress_total
+        elif final:
             current.status = ImportStatus.DONE
             current.finished_at = timezone.now()
             current.position = current.progress_total

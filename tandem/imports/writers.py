@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 from collections import Counter, defaultdict
 from decimal import Decimal
+from operator import itemgetter
 
 import orjson
 from django.db.models import Q
@@ -153,13 +154,13 @@ def _one_of(column_sql: str, keys: list) -> tuple[str, list]:
     return f"{column_sql} IN ({', '.join(['%s'] * len(keys))})", list(keys)
 
 
-def _ids_where(model, column_sql: str, keys: list) -> set[int]:
+def _ids_where(model, column_sql: str, keys: list, *, table: str | None = None) -> set[int]:
     """Ids of the rows whose `column_sql` (a column, or an expression of columns) is one of `keys`."""
     from django.db import connection
 
     if not keys:
         return set()
-    table = connection.ops.quote_name(model._meta.db_table)
+    table = connection.ops.quote_name(table or model._meta.db_table)
     found = set()
     with connection.cursor() as cursor:
         for start in range(0, len(keys), LOOKUP_CHUNK):
@@ -336,6 +337,10 @@ class PersonWriter(BaseWriter):
         self._renamed = tuple(
             (name, attname) for name, attname in self.FIELD_ATTRS.items() if name != attname and name in fields
         )
+        from tandem.imports.bulkload import people_inserter
+
+        # A large first import stages its new people and loads them at the end (tandem.imports.bulkload).
+        self.inserter = people_inserter(run)
 
     def read_batch(self, records, reader, *, final=False):
         if self.any_stored is None:
@@ -498,11 +503,15 @@ class PersonWriter(BaseWriter):
         external_ids = {row.values["external_id"] for row in rows if "external_id" in row.values}
         emails = {row.values["email"] for row in rows if "email" in row.values}
         by_external_id, by_email = {}, {}
-        # The ids first, in plain SQL (most rows of a large file match nobody), then the people found.
-        ids = _ids_where(Person, "external_id", list(external_ids)) | _ids_where(Person, "LOWER(email)", list(emails))
+        # The ids first, in plain SQL (most rows of a large file match nobody), then the people found; a bulk
+        # load also looks in its staging table, where the people of earlier batches are (tandem.imports.bulkload).
+        ids = set()
+        for table in self.inserter.tables_of(Person):
+            ids |= _ids_where(Person, "external_id", list(external_ids), table=table)
+            ids |= _ids_where(Person, "LOWER(email)", list(emails), table=table)
         if not ids:
             return by_external_id, by_email
-        for found in Person.objects.filter(id__in=sorted(ids)).values(*columns):
+        for found in self.inserter.read(Person.objects.filter(id__in=sorted(ids)).values(*columns)):
             if found["external_id"] in external_ids:
                 by_external_id[found["external_id"]] = found
             if found["email"] and found["email"].lower() in emails:
@@ -625,13 +634,12 @@ class PersonWriter(BaseWriter):
                 for person, scores in zip(inserts, insert_scores, strict=True)
             ],
         )
-        if score_updates:
-            PersonScore.objects.bulk_create(
-                [PersonScore(person_id=person_id, **scores) for person_id, scores in score_updates.items()],
-                update_conflicts=True,
-                unique_fields=["person"],
-                update_fields=list(SCORE_ATTRS),
-            )
+        self.inserter.upsert(
+            PersonScore,
+            [{"person_id": person_id, **scores} for person_id, scores in score_updates.items()],
+            unique_fields=["person"],
+            update_fields=list(SCORE_ATTRS),
+        )
         for fields, items in updates.items():
             if fields == LINKED_ACCOUNT:
                 self.inserter.update(Person, ["account_id", "updated_at"], items)
@@ -642,13 +650,13 @@ class PersonWriter(BaseWriter):
             # Records the file leaves as they are keep its fingerprint, so that the next run skips them.
             from django.db import connection
 
-            table = connection.ops.quote_name(Person._meta.db_table)
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE {table} SET import_fingerprint = %s, import_row_count = %s, "  # noqa: S608
-                    "import_fingerprint_at = updated_at WHERE id = %s",
-                    fingerprinted,
-                )
+            for table, items in self.inserter.tables_for(Person, fingerprinted, itemgetter(2)):
+                with connection.cursor() as cursor:
+                    cursor.executemany(
+                        f"UPDATE {connection.ops.quote_name(table)} SET import_fingerprint = %s, "  # noqa: S608
+                        "import_row_count = %s, import_fingerprint_at = updated_at WHERE id = %s",
+                        items,
+                    )
         self.inserter.write(StageChange, stage_changes)
         self.inserter.write(AccountMatch, matches)
         self.audit_updates("crm.person", audits)

@@ -128,13 +128,14 @@ class BulkInserter:
         self._json = _JsonText()
         self._copy_types: dict[tuple, tuple] = {}
 
-    def write(self, model: type[models.Model], rows: list[dict]) -> None:
+    def write(self, model: type[models.Model], rows: list[dict], *, table: str | None = None) -> None:
+        """Insert the rows into the model's table, or into `table`, a table with the same columns."""
         if not rows:
             return
         if self.use_copy:
-            self._copy(model, rows)
+            self._copy(model, rows, table or model._meta.db_table)
         elif connection.vendor == "sqlite":
-            self._executemany(model, rows)
+            self._executemany(model, rows, table or model._meta.db_table)
         else:
             model.objects.bulk_create([model(**row) for row in rows])
 
@@ -159,13 +160,13 @@ class BulkInserter:
         columns, attnames, defaults, adapters = self._layout(model, model._meta.pk.attname in rows[0])
         return columns, adapters, [list(map(row.get, attnames, defaults)) for row in rows]
 
-    def _copy(self, model, rows: list[dict]) -> None:
+    def _copy(self, model, rows: list[dict], table: str) -> None:
         # Binary COPY: psycopg turns each value into the column's binary form in C, and the server
         # stores it without parsing text. JSON goes as Jsonb; every other value as it is.
         columns, _, values = self._values(model, rows)
-        key = (model, tuple(columns))
+        key = (model, tuple(columns), table)
         if key not in self._copy_types:
-            self._copy_types[key] = self._column_types(model, columns)
+            self._copy_types[key] = self._column_types(model, columns, table)
         types, json_indexes = self._copy_types[key]
         for row in values:
             for index in json_indexes:
@@ -173,7 +174,7 @@ class BulkInserter:
                     row[index] = Jsonb(row[index], dumps=_json_bytes)
         quote = connection.ops.quote_name
         names = ", ".join(quote(column) for column in columns)
-        sql = f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)"  # noqa: S608
+        sql = f"COPY {quote(table)} ({names}) FROM STDIN (FORMAT BINARY)"  # noqa: S608
         with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
             copy.set_types(types)
             write_row = copy.write_row
@@ -181,12 +182,12 @@ class BulkInserter:
                 write_row(row)
 
     @staticmethod
-    def _column_types(model, columns: list[str]) -> tuple[list[int], list[int]]:
+    def _column_types(model, columns: list[str], table: str) -> tuple[list[int], list[int]]:
         """The type of each column as the server has it, and which columns hold JSON."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
-                [connection.ops.quote_name(model._meta.db_table)],
+                [connection.ops.quote_name(table)],
             )
             by_name = dict(cursor.fetchall())
         json_columns = {field.column for field in model._meta.concrete_fields if isinstance(field, models.JSONField)}
@@ -195,7 +196,7 @@ class BulkInserter:
             [index for index, column in enumerate(columns) if column in json_columns],
         )
 
-    def _executemany(self, model, rows: list[dict]) -> None:
+    def _executemany(self, model, rows: list[dict], table: str) -> None:
         columns, adapters, values = self._values(model, rows)
         for row in values:
             for index, adapter in adapters:
@@ -203,7 +204,7 @@ class BulkInserter:
         quote = connection.ops.quote_name
         names = ", ".join(quote(column) for column in columns)
         marks = ", ".join(["?"] * len(columns))
-        sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
+        sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})"  # noqa: S608
         connection.ensure_connection()
         raw = connection.connection.cursor()
         try:
@@ -211,7 +212,36 @@ class BulkInserter:
         finally:
             raw.close()
 
-    def update(self, model: type[models.Model], fields: list[str], rows: list[dict]) -> None:
+    def tables_of(self, model: type[models.Model]) -> list[str]:
+        """The tables that hold the model's records as this inserter writes them."""
+        return [model._meta.db_table]
+
+    def read(self, query):
+        """The rows of a query over the records this inserter writes (a loader that stages them adds those)."""
+        return query
+
+    def tables_for(self, model: type[models.Model], rows: list, person_id) -> list[tuple[str, list]]:
+        """The rows grouped by the table that holds their person: here always the model's own table.
+
+        A loader that keeps new records elsewhere until it finishes (tandem.imports.bulkload) routes them.
+        """
+        return [(model._meta.db_table, rows)] if rows else []
+
+    def upsert(
+        self, model: type[models.Model], rows: list[dict], *, unique_fields: list[str], update_fields: list[str]
+    ):
+        """Insert the rows, or update `update_fields` of the rows already there with the same `unique_fields`."""
+        if rows:
+            model.objects.bulk_create(
+                [model(**row) for row in rows],
+                update_conflicts=True,
+                unique_fields=unique_fields,
+                update_fields=update_fields,
+            )
+
+    def update(
+        self, model: type[models.Model], fields: list[str], rows: list[dict], *, table: str | None = None
+    ) -> None:
         """Set `fields` (attribute names) on the rows with the given `id`s, one statement for all."""
         if not rows:
             return
@@ -219,7 +249,7 @@ class BulkInserter:
         meta = model._meta
         by_attname = {field.attname: field for field in meta.concrete_fields}
         assignments = ", ".join(f"{quote(by_attname[name].column)} = %s" for name in fields)
-        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+        sql = f"UPDATE {quote(table or meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
         adapters = []
         for name in fields:
             field = by_attname[name]

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tandem.audit.actors import Actor
 from tandem.imports.fields import KINDS
 from tandem.imports.mapping import PRESETS, Mapping, MappingError
-from tandem.imports.models import SavedMapping
+from tandem.imports.models import ImportRun, SavedMapping
 from tandem.imports.reading import UnreadableFileError
 from tandem.imports.services import (
     BATCH_SIZE,
@@ -32,7 +32,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=KINDS)
-        parser.add_argument("file")
+        parser.add_argument("file", nargs="?", default="")
         parser.add_argument(
             "--mapping",
             default="auto",
@@ -52,9 +52,25 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="store_true", help="Run on the worker; print the run id and return.")
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
         parser.add_argument("--format", choices=FORMATS, default="table", help="How to print the summary.")
+        parser.add_argument(
+            "--resume",
+            type=int,
+            metavar="RUN",
+            help="Continue import #RUN from its checkpoint instead of starting one (no FILE), e.g. to finish "
+            "a bulk load whose finishing failed.",
+        )
 
     def handle(self, *args, **options):
         kind = options["kind"]
+        if options["resume"]:
+            run = ImportRun.objects.filter(pk=options["resume"], kind=kind).first()
+            if run is None:
+                raise CommandError(f"There is no import #{options['resume']} of {kind}.", returncode=2)
+            run = self._execute(run, options["batch_size"], show_progress=options["format"] == "table")
+            self._finish(run, options["format"])
+            return
+        if not options["file"]:
+            raise CommandError("Name the FILE to import (or --resume RUN).", returncode=2)
         try:
             mapping = self._mapping(options["mapping"], kind)
             if options["date_order"]:
@@ -86,7 +102,10 @@ class Command(BaseCommand):
         if options["format"] == "table":
             self.stderr.write(f"Importing {kind} from {run.original_filename} as import #{run.pk}")
         run = self._execute(run, options["batch_size"], show_progress=options["format"] == "table")
-        self._summary(run, options["format"])
+        self._finish(run, options["format"])
+
+    def _finish(self, run, output_format: str) -> None:
+        self._summary(run, output_format)
         if run.status == "failed":
             raise CommandError(f"The import failed: {run.failure}", returncode=2)
         if run.rejected_count:
@@ -120,7 +139,11 @@ class Command(BaseCommand):
         def progress(current):
             if bar is not None:
                 bar.update(max(0, current.position - bar.n))
-                bar.set_postfix_str(f"{current.rows_read:,} rows, {current.rejected_count:,} rejected", refresh=False)
+                finishing = " — finishing: loading the new records, rebuilding indexes" if current.phase else ""
+                bar.set_postfix_str(
+                    f"{current.rows_read:,} rows, {current.rejected_count:,} rejected{finishing}",
+                    refresh=bool(finishing),
+                )
 
         try:
             return import_run_execute(run_id=run.pk, progress=progress, batch_size=batch_size)
