@@ -17,6 +17,7 @@ whose key cannot be read, take the ordinary path.
 import hashlib
 import json
 from collections import Counter
+from contextlib import suppress
 
 from tandem.imports.mapping import Plan
 from tandem.imports.reading import Record
@@ -86,8 +87,11 @@ class RowFingerprints:
         """The key tokens of each record (None: a record that could not be split, or whose key cannot be read)."""
         reader, tokens_of = self.key_reader, self.tokens
         readable = [record for record in records if type(record) is Record]
-        width = len(reader.header_keys)
-        if reader.templates or reader.defaults or any(len(record.values) != width for record in readable):
+        by_column = None
+        if not reader.templates and not reader.defaults:
+            with suppress(IndexError):  # a short row (not from a source, which gives the header's width)
+                by_column = {column[0]: [record.values[column[0]] for record in readable] for column in reader.columns}
+        if by_column is None:
             found = []
             for record in readable:
                 values, errors = {}, []
@@ -95,7 +99,7 @@ class RowFingerprints:
                 found.append(None if errors else tokens_of(values) or None)
         else:
             # The key columns alone, a column at a time (see RowReader.read_columns).
-            read = reader.read_columns({c[0]: [record.values[c[0]] for record in readable] for c in reader.columns})
+            read = reader.read_columns(by_column)
             rows = [{} for _ in readable]
             failed = set()
             for _, target, _, outcomes, odd in read:

@@ -199,10 +199,13 @@ class RowReader:
         if not count:
             return []
         cells = [record.values for record in records]
-        width = len(self.header_keys)
-        if any(len(row) != width for row in cells):
+        try:
+            by_column = list(zip(*cells, strict=True))
+        except ValueError:  # rows of different widths (not from a source, which gives the header's)
+            by_column = []
+        if len(by_column) != len(self.header_keys):
             return [self.read(record) for record in records]
-        read = self.read_columns(list(zip(*cells, strict=True)))
+        read = self.read_columns(by_column)
         values = _rows_of(
             [(target, outcomes) for custom_key, target, _, outcomes, _ in read if custom_key is None], count
         )
