@@ -16,11 +16,12 @@ from decimal import Decimal
 
 import orjson
 from django.db import connection, models
-from psycopg.types.json import Jsonb
 
 # Formatted times are looked up rather than formatted again: an import repeats the same few
 # (the batch's `now`, a file's creation dates) many times.
 _TEXT_CACHE_LIMIT = 100_000
+# PostgreSQL's type oids (pg_type) for the columns whose values go to COPY already encoded.
+JSON_OID, JSONB_OID, BYTEA_OID = 114, 3802, 17
 
 
 class _TimeText:
@@ -80,14 +81,41 @@ def _all_text(value: dict) -> bool:
     return all(type(item) is str for item in value.values())
 
 
-def _json_bytes(value) -> bytes | str:
-    """JSON for a jsonb column: orjson for a flat object of strings (the server keeps the same value), else json."""
-    if type(value) is dict and _all_text(value):
+_FLAT_TYPES = (str, int)
+
+
+class _JsonWire:
+    """JSON values as a binary COPY carries them to a json or jsonb column: the text, after a version byte for jsonb.
+
+    A flat object of strings and whole numbers (custom fields, evidence) is dumped by orjson, and
+    a flat object of strings remembered: the server keeps the same value as from `json.dumps`,
+    which dumps everything else (floats and nested values included, so nothing reads differently).
+    """
+
+    def __init__(self, prefix: bytes):
+        self.prefix = prefix
+        self.cache: dict = {}
+
+    def __call__(self, value) -> bytes:
+        if type(value) is dict:
+            if _all_text(value):
+                key = tuple(value.items())
+                data = self.cache.get(key)
+                if data is None:
+                    data = self._flat(value)
+                    if len(self.cache) >= _TEXT_CACHE_LIMIT:
+                        self.cache.clear()
+                    self.cache[key] = data
+                return data
+            if all(type(item) in _FLAT_TYPES for item in value.values()):
+                return self._flat(value)
+        return self.prefix + json.dumps(value).encode()
+
+    def _flat(self, value: dict) -> bytes:
         try:
-            return orjson.dumps(value)
-        except TypeError:  # keys that are not strings
-            pass
-    return json.dumps(value)
+            return self.prefix + orjson.dumps(value)
+        except TypeError:  # keys that are not strings, or a number beyond 64 bits
+            return self.prefix + json.dumps(value).encode()
 
 
 def _date_text(value):
@@ -162,16 +190,16 @@ class BulkInserter:
 
     def _copy(self, model, rows: list[dict], table: str) -> None:
         # Binary COPY: psycopg turns each value into the column's binary form in C, and the server
-        # stores it without parsing text. JSON goes as Jsonb; every other value as it is.
+        # stores it without parsing text. JSON goes encoded already (see _column_types); every other value as it is.
         columns, _, values = self._values(model, rows)
         key = (model, tuple(columns), table)
         if key not in self._copy_types:
             self._copy_types[key] = self._column_types(model, columns, table)
-        types, json_indexes = self._copy_types[key]
-        for row in values:
-            for index in json_indexes:
+        types, json_columns = self._copy_types[key]
+        for index, wire in json_columns:
+            for row in values:
                 if row[index] is not None:
-                    row[index] = Jsonb(row[index], dumps=_json_bytes)
+                    row[index] = wire(row[index])
         quote = connection.ops.quote_name
         names = ", ".join(quote(column) for column in columns)
         sql = f"COPY {quote(table)} ({names}) FROM STDIN (FORMAT BINARY)"  # noqa: S608
@@ -182,19 +210,26 @@ class BulkInserter:
                 write_row(row)
 
     @staticmethod
-    def _column_types(model, columns: list[str], table: str) -> tuple[list[int], list[int]]:
-        """The type of each column as the server has it, and which columns hold JSON."""
+    def _column_types(model, columns: list[str], table: str) -> tuple[list[int], list[tuple]]:
+        """The type of each column as psycopg is to send it, and (index, encoder) of the columns that hold JSON.
+
+        JSON goes already encoded, as bytes (psycopg writes them as they are): the binary COPY format
+        of a json column is its text, of a jsonb column a version byte and the text.
+        """
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
                 [connection.ops.quote_name(table)],
             )
             by_name = dict(cursor.fetchall())
-        json_columns = {field.column for field in model._meta.concrete_fields if isinstance(field, models.JSONField)}
-        return (
-            [by_name[column] for column in columns],
-            [index for index, column in enumerate(columns) if column in json_columns],
-        )
+        types, json_columns = [], []
+        for index, column in enumerate(columns):
+            type_oid = by_name[column]
+            if type_oid in (JSON_OID, JSONB_OID):
+                json_columns.append((index, _JsonWire(b"\x01" if type_oid == JSONB_OID else b"")))
+                type_oid = BYTEA_OID
+            types.append(type_oid)
+        return types, json_columns
 
     def _executemany(self, model, rows: list[dict], table: str) -> None:
         columns, adapters, values = self._values(model, rows)

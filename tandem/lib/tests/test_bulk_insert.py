@@ -82,3 +82,26 @@ def test_times_and_json_are_stored_as_django_would_however_often_they_repeat():
     texts = _JsonText()
     for value in [{"a": "1"}, {"a": 1}, {"a": True}, {"a": "1"}, {"b": "x", "a": "ü"}, {"a": "ü", "b": "x"}, [1], None]:
         assert texts(value) == (None if value is None else json.dumps(value))
+
+
+def test_json_objects_of_every_shape_read_back_as_json_dumps_writes_them():
+    import json
+
+    at = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    shapes = [
+        {"segment": "SMB", "product": 'Zoë\'s "suite"\t\\'},
+        {"segment": "SMB", "product": 'Zoë\'s "suite"\t\\'},  # remembered the second time
+        {"import_run": 7, "line": 12, "file": "people.csv"},
+        {"flag": True, "none": None, "small": 1.5},
+        {1: "numeric key"},
+        {"big": 2**70},
+        {"nested": {"list": [1, 2.5, None, "x"]}},
+        {},
+    ]
+    rows = [
+        {"at": at, "actor_label": "bulk", "action": "shapes", "entity_type": "t", "entity_id": number, "before": shape}
+        for number, shape in enumerate(shapes)
+    ]
+    BulkInserter().write(AuditEntry, rows)
+    stored = dict(AuditEntry.objects.filter(action="shapes").values_list("entity_id", "before"))
+    assert stored == {number: json.loads(json.dumps(shape)) for number, shape in enumerate(shapes)}
