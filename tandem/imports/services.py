@@ -9,6 +9,7 @@ or its worker killed — continues from the checkpoint without writing any row t
 import csv
 import datetime as dt
 import gc
+import logging
 import os
 import shutil
 from collections import Counter
@@ -32,6 +33,8 @@ from tandem.imports.reading import Record, RecordProblem, UnreadableFileError, o
 from tandem.imports.values import CellError, unquote_formula
 from tandem.lib.bulk_insert import loading
 from tandem.lib.tabular_output import neutralise_formula
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
 SAMPLE_ROWS = 1000
@@ -544,6 +547,8 @@ def import_run_execute(
     except Exception as error:
         report.close()
         _fail(run, f"{type(error).__name__}: {error}")
+        if bulk:
+            _land_staged_after_failure(run, plan)
         raise
     report.close()
     if bulk:
@@ -588,9 +593,11 @@ def _finish_bulk(run: ImportRun, plan: Plan, progress, *, final_status=ImportSta
     if progress:
         progress(run)  # the run shows its finishing phase
     try:
-        return bulkload.finish(
-            run.pk, header=plan.header, open_source=lambda: _source_for(run), final_status=final_status
-        )
+        # The loader's settings hold here too: SQLite sorts each index it builds within its page cache.
+        with loading():
+            return bulkload.finish(
+                run.pk, header=plan.header, open_source=lambda: _source_for(run), final_status=final_status
+            )
     except Exception as error:
         _fail(
             run,
@@ -598,6 +605,18 @@ def _finish_bulk(run: ImportRun, plan: Plan, progress, *, final_status=ImportSta
             f"{error}). Run the import again to finish it.",
         )
         raise
+
+
+def _land_staged_after_failure(run: ImportRun, plan: Plan) -> None:
+    """A bulk load that failed while reading keeps what it committed, as the ordinary path does."""
+    from tandem.imports import bulkload
+
+    try:
+        bulkload.finish(
+            run.pk, header=plan.header, open_source=lambda: _source_for(run), final_status=ImportStatus.FAILED
+        )
+    except Exception:
+        logger.exception("import #%s: the people it staged before failing could not be loaded", run.pk)
 
 
 def _commit_batch(

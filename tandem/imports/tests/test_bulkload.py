@@ -295,3 +295,39 @@ def test_a_person_someone_else_adds_meanwhile_is_not_duplicated(cast, reference)
         lines = [row for row in csv.reader(handle) if f"person #{other.pk}" in row[1]]
     assert len(lines) == 1 and lines[0][4].lower() == taken_email
     assert Person.objects.count() == len(records["people"])
+
+
+def test_a_cancelled_or_failed_bulk_run_keeps_what_it_committed(cast, tmp_path, settings, monkeypatch):
+    settings.IMPORT_BULK_MIN_ROWS = 100
+    path = people_file(tmp_path)
+    run = start(cast, path)
+
+    def cancel_after_two_batches(current):
+        if current.rows_read == 2 * BATCH:
+            ImportRun.objects.filter(pk=current.pk).update(status=ImportStatus.CANCELLING)
+
+    run = import_run_execute(run_id=run.pk, batch_size=BATCH, progress=cancel_after_two_batches)
+    assert (run.status, run.rows_read, run.load_path) == (ImportStatus.CANCELLED, 2 * BATCH, LoadPath.BULK)
+    assert Person.objects.count() == run.created_count > 0
+    assert staging_tables() == []
+
+    Person.objects.all().delete()
+    run = start(cast, path)
+    from tandem.imports.writers import PersonWriter
+
+    write = PersonWriter.write
+    calls = []
+
+    def fail_on_the_third_batch(self, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the disk is full")
+        return write(self, batch)
+
+    monkeypatch.setattr(PersonWriter, "write", fail_on_the_third_batch)
+    with pytest.raises(RuntimeError):
+        import_run_execute(run_id=run.pk, batch_size=BATCH)
+    run.refresh_from_db()
+    assert run.status == ImportStatus.FAILED and "the disk is full" in run.failure
+    assert Person.objects.count() == run.created_count > 0
+    assert staging_tables() == []
