@@ -40,6 +40,24 @@ def test_exit_code_is_0_when_every_row_imports(db, tmp_path, capsys):
     assert (summary["created"], summary["rejected"], summary["error_file"]) == (1, 0, None)
 
 
+def test_resume_continues_a_run_that_stopped(db, tmp_path, capsys):
+    from tandem.audit.actors import Actor
+    from tandem.imports.services import import_run_create
+
+    path = tmp_path / "people.csv"
+    path.write_text("Email,First Name\nann@acme.com,Ann\nbo@acme.com,Bo\n", encoding="utf-8")
+    run = import_run_create(by=Actor.importer(label="test"), kind="people", path=path)
+    ImportRun.objects.filter(pk=run.pk).update(status="running")  # its worker died before it wrote anything
+    code, summary = import_json(capsys, "people", "--resume", str(run.pk))
+    assert code == 0
+    assert (summary["import_run"], summary["status"], summary["created"]) == (run.pk, "done", 2)
+    assert Person.objects.count() == 2
+    with pytest.raises(CommandError, match="no import #"):
+        call_command("import", "accounts", "--resume", str(run.pk))
+    with pytest.raises(CommandError, match="Name the FILE"):
+        call_command("import", "people")
+
+
 def test_exit_code_is_1_and_the_report_is_named_when_rows_are_rejected(db, tmp_path, capsys):
     path = tmp_path / "people.csv"
     path.write_text("Email,First Name\nann@acme.com,Ann\nnope,Bo\n", encoding="utf-8")

@@ -347,6 +347,19 @@ def test_the_progress_panel_polls_while_the_run_is_under_way(client, cast, tmp_p
     assert "<html" not in panel
 
 
+def test_the_progress_panel_says_when_a_bulk_load_is_finishing(client, cast, tmp_path):
+    run = make_run(cast, tmp_path, by=cast.marketing_manager, status=ImportStatus.RUNNING, rows_read=9, created_count=9)
+    client.force_login(cast.marketing_manager)
+    url = reverse("imports:status", args=[run.pk])
+    assert 'id="run-phase"' not in client.get(url, headers={"HX-Request": "true"}).content.decode()
+
+    ImportRun.objects.filter(pk=run.pk).update(position=run.progress_total, load_path="bulk", phase="finishing")
+    panel = client.get(url, headers={"HX-Request": "true"}).content.decode()
+
+    assert '<span id="run-phase">Loading the staged records and rebuilding indexes</span>' in panel
+    assert 'hx-trigger="every 1s"' in panel
+
+
 def test_cancel_stops_a_run_and_is_audited(client, cast, tmp_path):
     run = make_run(cast, tmp_path, by=cast.marketing_manager, status=ImportStatus.RUNNING)
 
