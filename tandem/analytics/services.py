@@ -551,6 +551,7 @@ def stage_entry_blocks_rebuild() -> int:
     from tandem.analytics.models import RollupState, StageEntryBlock
 
     with transaction.atomic():
+        _stage_entries_lock(wait=True)
         keys = {(stage, month) for stage, month, _ in _entry_counts_by_month()}
         for pk, stage, month in StageEntryBlock.objects.values_list("pk", "stage", "month"):
             if (stage, month) not in keys:
@@ -593,6 +594,22 @@ def stage_entries_rebuild() -> int:
     return written
 
 
+def _stage_entries_lock(*, wait: bool) -> bool:
+    """Inside a transaction, take the stage-entry rollup's lock until it ends: what writes the rollup or its
+    blocks (catch-up, reconcile, rebuild) holds it, so that none writes a block from entries another has
+    changed since (a block packed again from entries read before a catch-up's patch would undo the patch).
+
+    On PostgreSQL the rollup state's row, FOR UPDATE (SKIP LOCKED when not waiting); on SQLite every
+    transaction takes the database's write lock as it begins (IMMEDIATE transactions, see settings), so
+    holding a transaction is holding the lock. Returns False when not waiting and another holds it, or when
+    the rollup was never built.
+    """
+    from tandem.analytics.models import RollupState
+
+    query = RollupState.objects.select_for_update(skip_locked=not wait).filter(name=STAGE_ENTRIES)
+    return query.values_list("name", flat=True).first() is not None
+
+
 def stage_entries_catch_up(*, lookback: int = 0) -> int:
     """Count the stage changes recorded since the rollup last read them (and `lookback` ids before).
 
@@ -616,9 +633,9 @@ def stage_entries_catch_up(*, lookback: int = 0) -> int:
     if newest <= state.last_id and not lookback:
         return 0
     with transaction.atomic():
-        state = RollupState.objects.select_for_update(skip_locked=True).filter(name=STAGE_ENTRIES).first()
-        if state is None:
+        if not _stage_entries_lock(wait=False):
             return 0
+        state = RollupState.objects.get(name=STAGE_ENTRIES)
         newest = StageChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
         # Moves into side stages change no entry: the rollup follows main stages only.
         entries = StageChange.objects.filter(person__isnull=False, to_stage__is_side_stage=False)
@@ -750,8 +767,9 @@ def stage_entries_reconcile() -> int:
             " WHERE sc.person_id IS NOT NULL AND NOT ls.is_side_stage AND e.stage_change_id IS NULL"
         )
         person_ids |= {row[0] for row in cursor.fetchall()}
-    stage_entries_refresh(person_ids=person_ids)
-    # Blocks whose size is not their month's count of entries.
+    # Blocks whose size is not their month's count of entries (a person deleted, say). Found before the
+    # lock is taken (a count over every entry), packed again under it: a block found stale because a
+    # catch-up was committing meanwhile is only packed once more, and one missed is found next time.
     sizes = {
         (stage, month): size for stage, month, size in StageEntryBlock.objects.values_list("stage", "month", "size")
     }
@@ -759,7 +777,13 @@ def stage_entries_reconcile() -> int:
     for stage, month, size in _entry_counts_by_month():
         counted[(stage, month)] = size
     stale = {key for key in set(sizes) | set(counted) if sizes.get(key) != counted.get(key)}
-    stage_entry_blocks_build(keys=stale)
+    with transaction.atomic():
+        # The catch-up's lock, waited for (a catch-up takes a second or two): no catch-up patches a block
+        # between the reading of its entries here and its write, which would undo the patch.
+        if not _stage_entries_lock(wait=True):
+            return 0  # never built: the catch-up builds it whole
+        stage_entries_refresh(person_ids=person_ids)
+        stage_entry_blocks_build(keys=stale)
     return len(person_ids)
 
 

@@ -3,6 +3,7 @@ for every filter and period, and it follows new stage changes (backward moves an
 
 import datetime as dt
 import random
+import threading
 
 import pytest
 from huey.contrib.djhuey import HUEY
@@ -366,3 +367,63 @@ def test_blocks_patched_round_after_round_are_the_blocks_built_whole(cast, monke
     for period in PERIODS:
         assert_views_match_the_history(ScorecardFilters(), period)
         assert_views_match_the_history(ScorecardFilters(region="EMEA", owner_id=cast.ae.pk), period)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_catch_up_while_the_reconcile_packs_a_block_again_is_not_lost(cast, monkeypatch):
+    # The reconcile packs March's MQL block again (its size is off, as after a deletion). Between its
+    # reading of the month's entries and its write, a stage change is recorded and a catch-up runs on
+    # another connection: P4, MQL on March 1, reaches SQL, which changes P4's MQL entry but not the size
+    # of the block. The catch-up's patch must not be overwritten with what the reconcile read before it.
+    from django.db import OperationalError, connection
+
+    company = build_company(cast)
+    services.stage_entries_catch_up()
+    march = dt.date(2026, 3, 1)
+    StageEntryBlock.objects.filter(stage="mql", month=march).update(size=5)
+    real_pack, outcome = entry_blocks.pack, {}
+
+    def meanwhile():
+        try:
+            if connection.vendor == "sqlite":
+                with connection.cursor() as cursor:  # a writer waiting on the lock gives up at once
+                    cursor.execute("PRAGMA busy_timeout = 100")
+            StageChange.objects.create(
+                person=company.people.p4,
+                from_stage_id="mql",
+                to_stage_id="sql",
+                at=at(2026, 3, 20),
+                actor_type="system",
+            )
+            outcome["catch_up"] = services.stage_entries_catch_up()
+        except OperationalError as error:  # SQLite: the reconcile holds the database's write lock
+            outcome["catch_up"] = str(error)
+        finally:
+            connection.close()
+
+    def pack_meanwhile(rows):
+        fields = real_pack(rows)
+        if threading.current_thread() is threading.main_thread() and "catch_up" not in outcome:
+            other = threading.Thread(target=meanwhile)
+            other.start()
+            other.join()
+        return fields
+
+    monkeypatch.setattr(entry_blocks, "pack", pack_meanwhile)
+    services.stage_entries_reconcile()
+    monkeypatch.setattr(entry_blocks, "pack", real_pack)
+    # PostgreSQL: the catch-up found the lock held and left the change to its next run; SQLite: it could
+    # not even begin its transaction.
+    assert outcome["catch_up"] == 0 if connection.vendor == "postgresql" else "locked" in outcome["catch_up"]
+    if not StageChange.objects.filter(person=company.people.p4, to_stage_id="sql").exists():
+        StageChange.objects.create(  # SQLite: the reconcile's lock kept the other connection from writing
+            person=company.people.p4, from_stage_id="mql", to_stage_id="sql", at=at(2026, 3, 20), actor_type="system"
+        )
+    services.stage_entries_catch_up()  # the next run, as the worker's every minute
+
+    blocks = block_contents()
+    services.stage_entries_rebuild()
+    assert blocks == block_contents()
+    p4 = StageEntry.objects.get(person=company.people.p4, stage="mql")
+    assert p4.next_reached_at == at(2026, 3, 20)
+    assert_views_match_the_history(ScorecardFilters(), Period("month", march, dt.date(2026, 4, 1)))
