@@ -1,8 +1,10 @@
 """Writes of the scorecard: revenue targets, snapshots, saved views, digest subscriptions and the digest."""
 
 import datetime as dt
+import hashlib
 import json
 import logging
+from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qs, urlencode
 
@@ -115,6 +117,98 @@ def period_values(*, filters: selectors.ScorecardFilters, periods: list[Period],
             scorecard_snapshot_store(filters=filters, period=period, as_of=today, values=computed)
         values[period] = computed
     return values
+
+
+# A page that finds closed periods without their snapshot queues one task on the worker to compute and keep
+# them, this many seconds later, instead of computing them itself (seconds each at a million people).
+SNAPSHOTS_DELAY_SECONDS = 1
+# The mark, kept in the queue's own storage, that such a task is queued or running (one per view, kind and
+# periods); a mark older than this is taken for a run that died (a worker killed), and the task queued again.
+SNAPSHOTS_QUEUED = "analytics:scorecard-snapshots-queued"
+SNAPSHOTS_QUEUED_STALE_SECONDS = 30 * 60
+
+
+def period_values_or_queue(
+    *, filters: selectors.ScorecardFilters, periods: list[Period], today: dt.date
+) -> tuple[dict, list[Period]]:
+    """For a page: the values of these periods as period_values gives them, except closed periods without
+    their snapshot, which are left out and computed on the worker (one task queued; see
+    scorecard_snapshots_queue). Returns the values and the periods being computed."""
+    closed = [period for period in periods if period.is_closed(today)]
+    stored = selectors.snapshots_for(filters, closed)
+    missing = [period for period in closed if period not in stored]
+    values = {}
+    for period in periods:
+        if period in stored:
+            values[period] = stored[period].values
+        elif not period.is_closed(today):
+            values[period] = selectors.tiles_values(selectors.scorecard_tiles(filters, period))
+    if missing:
+        scorecard_snapshots_queue(filters=filters, periods=missing)
+    return values, missing
+
+
+def _snapshots_mark(filters: selectors.ScorecardFilters, periods: list[Period]) -> str:
+    names = ",".join(f"{period.kind}:{period.start}:{period.end}" for period in sorted(periods, key=_period_key))
+    return f"{SNAPSHOTS_QUEUED}:{filters.key or 'all'}:{hashlib.sha256(names.encode()).hexdigest()[:16]}"
+
+
+def _period_key(period: Period) -> tuple:
+    return (period.kind, period.start, period.end)
+
+
+def scorecard_snapshots_queue(*, filters: selectors.ScorecardFilters, periods: list[Period]) -> bool:
+    """Queue one task on the worker that computes and keeps the close-of-period snapshots of these closed
+    periods, unless the same one is queued or running already. A failure to queue is logged, not raised:
+    the page shows the periods as being computed and the next view queues it again. Returns whether a
+    task was queued."""
+    from huey.contrib.djhuey import HUEY
+
+    from tandem.analytics.tasks import scorecard_snapshots_fill
+
+    mark = _snapshots_mark(filters, periods)
+    now = timezone.now().timestamp()
+    try:
+        if not HUEY.put_if_empty(mark, str(now)):
+            try:
+                since = float(HUEY.get(mark, peek=True) or now)
+            except ValueError:
+                since = 0.0
+            if now - since < SNAPSHOTS_QUEUED_STALE_SECONDS:
+                return False
+            HUEY.put(mark, str(now))
+        scorecard_snapshots_fill.schedule(
+            kwargs={
+                "filters": asdict(filters),
+                "periods": [[period.kind, period.start.isoformat(), period.end.isoformat()] for period in periods],
+            },
+            delay=SNAPSHOTS_DELAY_SECONDS,
+        )
+    except Exception:  # the queue is down: the next view queues it again
+        logger.exception("Could not queue the scorecard snapshots of %s", ", ".join(p.label for p in periods))
+        return False
+    return True
+
+
+def scorecard_snapshots_fill(
+    *, filters: selectors.ScorecardFilters, periods: list[Period], today: dt.date | None = None
+) -> int:
+    """The worker's part of a first look at past periods: compute and keep the close-of-period snapshot of
+    each of these closed periods that has none (idempotent: those kept meanwhile are left alone), then
+    clear the mark of the queued task. Returns the number of snapshots stored."""
+    from huey.contrib.djhuey import HUEY
+
+    today = today or timezone.localdate()
+    try:
+        closed = [period for period in periods if period.is_closed(today)]
+        stored = selectors.snapshots_for(filters, closed)
+        missing = [period for period in closed if period not in stored]
+        for period in missing:
+            values = selectors.tiles_values(selectors.scorecard_tiles(filters, period))
+            scorecard_snapshot_store(filters=filters, period=period, as_of=today, values=values)
+        return len(missing)
+    finally:
+        HUEY.delete(_snapshots_mark(filters, periods))
 
 
 def pipeline_snapshot_take(*, as_of: dt.date) -> int:

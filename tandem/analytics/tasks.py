@@ -5,7 +5,8 @@ import datetime as dt
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from tandem.analytics import services
+from tandem.analytics import selectors, services
+from tandem.analytics.periods import Period
 
 
 @db_periodic_task(crontab(minute="10", hour="0"))
@@ -40,6 +41,17 @@ def stage_entries_catch_up_queued() -> int:
 def stage_entries_reconcile() -> int:
     """Every quarter hour, carry owner, team and account segment changes into the analysis rollup."""
     return services.stage_entries_reconcile()
+
+
+@db_task()
+def scorecard_snapshots_fill(filters: dict, periods: list[list[str]]) -> int:
+    """A page found closed periods without their snapshot: compute and keep them (queued once, idempotent)."""
+    return services.scorecard_snapshots_fill(
+        filters=selectors.ScorecardFilters(**filters),
+        periods=[
+            Period(kind, dt.date.fromisoformat(start), dt.date.fromisoformat(end)) for kind, start, end in periods
+        ],
+    )
 
 
 @db_task(retries=2, retry_delay=60)

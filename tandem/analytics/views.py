@@ -154,18 +154,28 @@ def _glossary_url(term: str) -> str:
     return reverse("contract:detail") + f"#term-{slugify(term)}"
 
 
-def scorecard_context(filters, period: Period, today: dt.date) -> dict:
-    """The tiles of one period with their change, sparkline, drill-down and glossary links."""
+def scorecard_context(filters, period: Period, today: dt.date, *, wait_for_history: bool = False) -> dict:
+    """The tiles of one period with their change, sparkline, drill-down and glossary links.
+
+    Past periods come from their close-of-period snapshots; those never kept are computed on the worker
+    (the first view of a fresh install would otherwise wait for seven periods' numbers) and shown as being
+    computed meanwhile, unless `wait_for_history` (a download, which must be complete)."""
     tiles = selectors.scorecard_tiles_cached(filters, period)
     history = period.history(HISTORY_PERIODS)
-    past = services.period_values(filters=filters, periods=history[:-1], today=today)
+    if wait_for_history:
+        past, pending = services.period_values(filters=filters, periods=history[:-1], today=today), []
+    else:
+        past, pending = services.period_values_or_queue(filters=filters, periods=history[:-1], today=today)
     currency = selectors.reporting_currency()
-    previous = past.get(history[-2], {}) if len(history) > 1 else {}
+    previous_period = history[-2] if len(history) > 1 else None
+    previous = past.get(previous_period, {}) if previous_period else {}
     views = []
     for tile in tiles:
         series = [(past.get(item, {}).get(tile.key) or {}).get("value") for item in history[:-1]] + [tile.value]
         before = (previous.get(tile.key) or {}).get("value")
         change_text, direction = _change(tile.value, before, tile.unit)
+        if previous_period in pending:
+            change_text, direction = "being computed", "flat"
         views.append(
             {
                 "tile": tile,
@@ -179,7 +189,12 @@ def scorecard_context(filters, period: Period, today: dt.date) -> dict:
                 "glossary_url": _glossary_url(tile.glossary),
             }
         )
-    return {"tiles": views, "previous_period": history[-2] if len(history) > 1 else None, "currency": currency}
+    return {
+        "tiles": views,
+        "previous_period": previous_period,
+        "currency": currency,
+        "history_pending": pending,
+    }
 
 
 @login_required
@@ -320,7 +335,7 @@ def analysis(request, page: str):
 
 def _csv_rows(chart: str, filters, period: Period, request, today: dt.date) -> list[list]:
     if chart == "scorecard":
-        context = scorecard_context(filters, period, today)
+        context = scorecard_context(filters, period, today, wait_for_history=True)
         rows = [["kpi", "period", "value"]]
         for view in context["tiles"]:
             for label, value in view["series"]:

@@ -161,3 +161,21 @@ def build_company(cast) -> SimpleNamespace:
         period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 3, 31), amount=12000, by=cast.revops
     )
     return SimpleNamespace(people=people, deals=deals, accounts=SimpleNamespace(a1=a1, a2=a2))
+
+
+def queued_snapshot_fills() -> list:
+    """The snapshot tasks pages queued (in the in-memory queue of immediate mode), not run yet."""
+    from huey.contrib.djhuey import HUEY
+
+    return [task for task in HUEY.scheduled() if task.name == "scorecard_snapshots_fill"]
+
+
+def run_queued_snapshot_fills() -> None:
+    """Run them as the worker would, and empty the queue."""
+    from huey.contrib.djhuey import HUEY
+
+    from tandem.analytics import tasks
+
+    for task in queued_snapshot_fills():
+        tasks.scorecard_snapshots_fill.call_local(*task.args, **task.kwargs)
+    HUEY.flush()

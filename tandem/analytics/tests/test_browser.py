@@ -5,7 +5,7 @@ from importlib import import_module
 import pytest
 from django.urls import reverse
 
-from tandem.analytics.tests.fixtures import build_company
+from tandem.analytics.tests.fixtures import build_company, run_queued_snapshot_fills
 from tandem.crm.tests.test_browser import WAIT_SECONDS, _click_and_wait, _console_errors, _sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,6 +36,11 @@ def test_the_scorecard_draws_filters_and_drills_down(browser, live_server, cast)
         "66.7%",
         "4,000 USD",
     )
+    # A fresh install: the past quarters are computed on the worker, and the page says so until they are
+    # kept; then it swaps in their changes and sparklines by itself.
+    assert "being computed" in browser.find_element("id", "history-pending").text
+    run_queued_snapshot_fills()
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda driver: not driver.find_elements("id", "history-pending"))
     # The sparklines are drawn: lines across the quarters with a real width on screen, and a dot for
     # this quarter on every tile that has a value.
     drawn = browser.execute_script(

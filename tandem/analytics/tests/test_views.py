@@ -7,10 +7,13 @@ import io
 import pytest
 import time_machine
 from django.urls import reverse
+from huey.contrib.djhuey import HUEY
 
-from tandem.analytics import services
+from tandem.analytics import selectors, services, tasks
 from tandem.analytics.models import RevenueTarget, SavedView, ScorecardSnapshot
-from tandem.analytics.tests.fixtures import build_company
+from tandem.analytics.periods import Period
+from tandem.analytics.selectors import ScorecardFilters
+from tandem.analytics.tests.fixtures import build_company, queued_snapshot_fills, run_queued_snapshot_fills
 from tandem.audit.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +38,8 @@ def client_of(client):
 
 @time_machine.travel(TODAY, tick=False)
 def test_scorecard_shows_every_tile_with_change_sparkline_drill_and_glossary(company, cast, client_of):
+    client_of(cast.marketer).get(reverse("analytics:scorecard"), {"period": "2026-Q1"})
+    run_queued_snapshot_fills()  # the worker keeps the closed periods' snapshots
     response = client_of(cast.marketer).get(reverse("analytics:scorecard"), {"period": "2026-Q1"})
     assert response.status_code == 200
     html = response.content.decode()
@@ -63,6 +68,55 @@ def test_scorecard_shows_every_tile_with_change_sparkline_drill_and_glossary(com
     assert tiles["mqls"]["drill_url"] == "/people/?entered=mql&entered_from=2026-01-01&entered_until=2026-04-01"
     # the closed periods were kept as snapshots as they stood today
     assert ScorecardSnapshot.objects.filter(view_key="", period_kind="quarter").count() == 7
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_the_first_view_leaves_the_past_periods_to_one_task_on_the_worker(company, cast, client_of, monkeypatch):
+    # A fresh install: no snapshot kept yet. The page computes the quarter it shows, not the seven before it.
+    computed = []
+    real_tiles = selectors.scorecard_tiles
+    monkeypatch.setattr(
+        selectors, "scorecard_tiles", lambda filters, period: computed.append(period) or real_tiles(filters, period)
+    )
+    client = client_of(cast.marketer)
+    for _ in range(2):
+        response = client.get(reverse("analytics:scorecard"), {"period": "2026-Q1"})
+        assert response.status_code == 200
+    assert {period.key for period in computed} == {"2026-Q1"}
+    assert ScorecardSnapshot.objects.count() == 0
+    assert len(queued_snapshot_fills()) == 1  # once, not once per view
+    assert [period.short_label for period in response.context["history_pending"]] == [
+        "Q2 24",
+        "Q3 24",
+        "Q4 24",
+        "Q1 25",
+        "Q2 25",
+        "Q3 25",
+        "Q4 25",
+    ]
+    tiles = {view["tile"].key: view for view in response.context["tiles"]}
+    assert tiles["mqls"]["display"] == "5"  # the quarter itself at once
+    assert (tiles["mqls"]["change"], tiles["mqls"]["previous"]) == ("being computed", "—")
+    html = response.content.decode()
+    assert 'id="history-pending"' in html and 'hx-trigger="load delay:5s"' in html
+
+    # The worker's run keeps the seven snapshots; the page (its next poll) shows the changes and sparklines.
+    queued = queued_snapshot_fills()[0].kwargs
+    assert tasks.scorecard_snapshots_fill.call_local(**queued) == 7
+    HUEY.flush()
+    response = client.get(reverse("analytics:scorecard"), {"period": "2026-Q1"}, HTTP_HX_REQUEST="true")
+    assert response.context["history_pending"] == []
+    assert queued_snapshot_fills() == []
+    tiles = {view["tile"].key: view for view in response.context["tiles"]}
+    assert (tiles["mqls"]["change"], tiles["mqls"]["previous"]) == ("+400%", "1")  # 1 MQL in Q4 2025
+    assert 'id="history-pending"' not in response.content.decode()
+    # What the worker kept is what the page used to compute itself.
+    for snapshot in ScorecardSnapshot.objects.all():
+        period = Period(snapshot.period_kind, snapshot.period_start, snapshot.period_end)
+        assert snapshot.values == selectors.tiles_values(real_tiles(ScorecardFilters(), period))
+        assert snapshot.as_of == TODAY.date()
+    # Run again (a duplicate delivery), it keeps nothing twice.
+    assert tasks.scorecard_snapshots_fill.call_local(**queued) == 0
 
 
 @time_machine.travel(TODAY, tick=False)
