@@ -1,5 +1,6 @@
 """Writes of the scorecard: revenue targets, snapshots, saved views, digest subscriptions and the digest."""
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -160,8 +161,9 @@ def _period_key(period: Period) -> tuple:
 def scorecard_snapshots_queue(*, filters: selectors.ScorecardFilters, periods: list[Period]) -> bool:
     """Queue one task on the worker that computes and keeps the close-of-period snapshots of these closed
     periods, unless the same one is queued or running already. A failure to queue is logged, not raised:
-    the page shows the periods as being computed and the next view queues it again. Returns whether a
-    task was queued."""
+    the page shows the periods as being computed and the next view queues it again. A run that died
+    (its mark older than SNAPSHOTS_QUEUED_STALE_SECONDS) is queued again. Returns whether a task was
+    queued."""
     from huey.contrib.djhuey import HUEY
 
     from tandem.analytics.tasks import scorecard_snapshots_fill
@@ -186,6 +188,8 @@ def scorecard_snapshots_queue(*, filters: selectors.ScorecardFilters, periods: l
         )
     except Exception:  # the queue is down: the next view queues it again
         logger.exception("Could not queue the scorecard snapshots of %s", ", ".join(p.label for p in periods))
+        with contextlib.suppress(Exception):  # the queue's storage is down too: nothing is marked either
+            HUEY.delete(mark)
         return False
     return True
 
@@ -199,16 +203,16 @@ def scorecard_snapshots_fill(
     from huey.contrib.djhuey import HUEY
 
     today = today or timezone.localdate()
-    try:
-        closed = [period for period in periods if period.is_closed(today)]
-        stored = selectors.snapshots_for(filters, closed)
-        missing = [period for period in closed if period not in stored]
-        for period in missing:
-            values = selectors.tiles_values(selectors.scorecard_tiles(filters, period))
-            scorecard_snapshot_store(filters=filters, period=period, as_of=today, values=values)
-        return len(missing)
-    finally:
-        HUEY.delete(_snapshots_mark(filters, periods))
+    closed = [period for period in periods if period.is_closed(today)]
+    stored = selectors.snapshots_for(filters, closed)
+    missing = [period for period in closed if period not in stored]
+    for period in missing:
+        values = selectors.tiles_values(selectors.scorecard_tiles(filters, period))
+        scorecard_snapshot_store(filters=filters, period=period, as_of=today, values=values)
+    # Cleared once done, not when a run fails: the pages polling meanwhile would queue a failing run
+    # every few seconds; it is queued again once the mark is stale.
+    HUEY.delete(_snapshots_mark(filters, periods))
+    return len(missing)
 
 
 def pipeline_snapshot_take(*, as_of: dt.date) -> int:

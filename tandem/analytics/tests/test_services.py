@@ -7,11 +7,11 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from tandem.analytics import selectors, services
+from tandem.analytics import selectors, services, tasks
 from tandem.analytics.models import DigestSubscription, PipelineSnapshot, RevenueTarget, ScorecardSnapshot
 from tandem.analytics.periods import Period
 from tandem.analytics.selectors import ScorecardFilters
-from tandem.analytics.tests.fixtures import build_company
+from tandem.analytics.tests.fixtures import build_company, queued_snapshot_fills
 from tandem.crm import services as crm_services
 from tandem.crm.tests.factories import make_opportunity, make_person
 
@@ -58,6 +58,34 @@ def test_a_closed_period_without_a_snapshot_is_kept_when_first_seen(company):
     assert values[Q1]["mqls"]["value"] == 5
     kept = ScorecardSnapshot.objects.get()
     assert (kept.period_start, kept.as_of) == (dt.date(2026, 1, 1), dt.date(2026, 4, 15))
+
+
+def test_a_snapshot_task_that_failed_is_queued_again_only_once_its_mark_is_stale(company, monkeypatch):
+    morning = dt.datetime(2026, 4, 15, 9, tzinfo=dt.UTC)
+    with time_machine.travel(morning, tick=False):
+        assert services.scorecard_snapshots_queue(filters=ALL, periods=[Q1]) is True
+        assert services.scorecard_snapshots_queue(filters=ALL, periods=[Q1]) is False  # queued already
+        (task,) = queued_snapshot_fills()
+
+        def broken(tiles):
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(selectors, "tiles_values", broken)
+        with pytest.raises(RuntimeError):
+            tasks.scorecard_snapshots_fill.call_local(**task.kwargs)
+        # The pages polling meanwhile do not queue a failing run every few seconds.
+        assert services.scorecard_snapshots_queue(filters=ALL, periods=[Q1]) is False
+    monkeypatch.undo()
+    later = morning + dt.timedelta(seconds=services.SNAPSHOTS_QUEUED_STALE_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        assert services.scorecard_snapshots_queue(filters=ALL, periods=[Q1]) is True
+        assert len(queued_snapshot_fills()) == 2
+        assert tasks.scorecard_snapshots_fill.call_local(**task.kwargs) == 1
+        assert ScorecardSnapshot.objects.get().values["mqls"]["value"] == 5
+        # Done: its mark is cleared, and a view that finds the snapshot kept queues nothing.
+        assert services.period_values_or_queue(filters=ALL, periods=[Q1], today=later.date())[1] == []
+        assert len(queued_snapshot_fills()) == 2
+        assert services.scorecard_snapshots_queue(filters=ALL, periods=[Q1]) is True  # the mark was cleared
 
 
 def test_pipeline_as_of_a_past_day_reads_that_days_snapshot(company, cast):
