@@ -43,6 +43,7 @@ from tandem.contract.qualification import MqlRule
 from tandem.crm.models import LifecycleStage, Person, StageChange
 from tandem.engagement.models import Touchpoint
 from tandem.lib.rules import facts_for_people, fit_rules_parse, fit_score, to_q
+from tandem.lib.step_timer import StepTimer
 from tandem.scoring.engine import MICROSECONDS_PER_DAY, TouchpointBatch, match_touchpoints, score_lines, to_microseconds
 from tandem.scoring.rules import EngagementRules, engagement_rules_parse
 
@@ -62,17 +63,6 @@ HOUR_US = 3_600_000_000
 
 # Seconds of each step of the latest backtest in this process, for benchmarks and logs.
 last_step_seconds: dict[str, float] = {}
-
-
-class _Steps:
-    def __init__(self):
-        last_step_seconds.clear()
-        self.started = time.perf_counter()
-
-    def __call__(self, name: str) -> None:
-        now = time.perf_counter()
-        last_step_seconds[name] = round(last_step_seconds.get(name, 0) + now - self.started, 3)
-        self.started = now
 
 
 @dataclass
@@ -839,7 +829,7 @@ def contract_backtest(
 
     rule_sets = [engagement_rules_parse(version.document["engagement"]) for version in (current, proposed)]
     since = start - dt.timedelta(days=LOOKBACK_DAYS)
-    step = _Steps()
+    step = StepTimer(last_step_seconds)
     fitting = _fitting_people([current, proposed], end)
     step("fit")
     read = _lines_from_postgres if connection.vendor == "postgresql" else _lines_from_batch

@@ -25,7 +25,6 @@ B. Finishing, in one transaction: lock the four tables, load the staged rows int
 import copy
 import itertools
 import logging
-import time
 from operator import itemgetter
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from django.utils import timezone
 from tandem.crm.models import AccountMatch, Person, StageChange
 from tandem.imports.models import ImportPhase, ImportRun, ImportStatus, LoadPath
 from tandem.lib.bulk_insert import BulkInserter
+from tandem.lib.step_timer import StepTimer
 from tandem.scoring.models import PersonScore
 
 logger = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def people_inserter(run) -> BulkInserter:
 
 def finish(run_id: int, *, header: list[str], open_source, final_status: str = ImportStatus.DONE) -> ImportRun:
     """Load the run's staged records into the real tables in one transaction, and mark the run `final_status`."""
-    step = _steps()
+    step = StepTimer(last_step_seconds)
     with transaction.atomic():
         run = ImportRun.objects.select_for_update().get(pk=run_id)
         if not staging_exists(run.pk):
@@ -338,19 +338,6 @@ def finish(run_id: int, *, header: list[str], open_source, final_status: str = I
 
 # Seconds of each step of the latest finishing in this process, for benchmarks and logs.
 last_step_seconds: dict[str, float] = {}
-
-
-def _steps():
-    last_step_seconds.clear()
-    started = time.perf_counter()
-
-    def step(name: str) -> None:
-        nonlocal started
-        now = time.perf_counter()
-        last_step_seconds[name] = round(now - started, 3)
-        started = now
-
-    return step
 
 
 def _set_aside_conflicts(cursor, run_id: int) -> dict[int, str]:

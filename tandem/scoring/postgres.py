@@ -9,7 +9,6 @@ No Python object is made per row:
 
 import datetime as dt
 import json
-import time
 
 import numpy as np
 import psycopg
@@ -19,6 +18,7 @@ from psycopg import sql
 from tandem.campaigns.models import Campaign
 from tandem.crm.models import Person
 from tandem.engagement.models import Touchpoint
+from tandem.lib.step_timer import StepTimer
 from tandem.scoring import engine
 from tandem.scoring.models import PersonScore
 from tandem.scoring.rules import EngagementRules, campaign_name_matches
@@ -283,15 +283,7 @@ last_step_seconds: dict[str, float] = {}
 
 def recompute_all(rules: EngagementRules, *, as_of: dt.datetime, contract_version: int, fit):
     """Match, score and write every person; returns (ScoreResult, engagement scores changed)."""
-    last_step_seconds.clear()
-    started = time.perf_counter()
-
-    def step(name: str) -> None:
-        nonlocal started
-        now = time.perf_counter()
-        last_step_seconds[name] = round(now - started, 3)
-        started = now
-
+    step = StepTimer(last_step_seconds)
     matches = read_matches(rules, as_of=as_of)
     step("read_matches")
     result = engine.score_lines(rules, as_of_us=engine.to_microseconds(as_of), **matches)
