@@ -103,9 +103,12 @@ def test_a_failed_shared_commit_stores_each_request_on_its_own():
 def test_the_writer_thread_answers_concurrent_requests_once_committed():
     writer = EventWriter()
     answers = {}
+    # Checked before the threads start: the test database is SQLite's shared in-memory one, where a read
+    # running beside the writer's commit fails at once ("table is locked") instead of waiting as a file does.
+    pendings = [_pending(_event(f"t{number % 5}")) for number in range(10)]
 
     def send(number):
-        pending = _pending(_event(f"t{number % 5}"))
+        pending = pendings[number]
         result = writer.store(checked=pending.checked, key="website", store=pending.store, alone=pending.alone)
         answers[number] = (result.stored, result.duplicates)
 
