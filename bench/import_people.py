@@ -416,7 +416,10 @@ def run_import(path: Path, database_url: str) -> dict:
         started = time.perf_counter()
         done = subprocess.run(command, env=child_environment(database_url), capture_output=True, text=True)
         seconds = time.perf_counter() - started
-        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", Path(measured.name).read_text())
+        report = Path(measured.name).read_text()
+        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report)
+        # The import process's own CPU: on PostgreSQL the rest of the wall time is mostly the server's.
+        cpu = [float(seconds) for seconds in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", report)]
     if done.returncode not in (0, 1):
         raise BenchmarkError(f"the import exited {done.returncode}: {(done.stderr or done.stdout).strip()[-2000:]}")
     try:
@@ -429,7 +432,17 @@ def run_import(path: Path, database_url: str) -> dict:
         import resource
 
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {**summary, "seconds": seconds, "peak_mib": peak_kib / 1024}
+    return {**summary, "seconds": seconds, "peak_mib": peak_kib / 1024, "cpu_seconds": sum(cpu) if cpu else None}
+
+
+def describe_work(summary: dict) -> str:
+    """Where an import's time went: the import process's CPU, and the bulk load's finishing if it had one."""
+    parts = [f"{summary.get('load_path') or 'ordinary'} path"]
+    if summary.get("cpu_seconds") is not None:
+        parts.append(f"import process CPU {summary['cpu_seconds']:.1f} s")
+    if summary.get("finishing_seconds"):
+        parts.append(f"finishing {sum(summary['finishing_seconds'].values()):.1f} s")
+    return ", ".join(parts)
 
 
 def check_summary(summary: dict, *, rows: int, what: str) -> None:
@@ -487,21 +500,25 @@ def measure(*, rows: int, seed: int, database_url: str) -> dict:
     prepare_database(database_url)
     database = database_label(database_url)
     print(f"Database: {database} at {database_url.split('@')[-1]}")
+    load_before = os.getloadavg()
     first = run_import(path, database_url)
     check_summary(first, rows=rows, what="first import")
     print(
-        f"  first import: {first['seconds']:.1f} s, {first['peak_mib']:.0f} MiB, "
+        f"  first import: {first['seconds']:.1f} s ({describe_work(first)}), {first['peak_mib']:.0f} MiB, "
         f"{first['created']:,} created, {first['rejected']:,} rejected, {first['duplicates']:,} duplicates"
     )
     again = run_import(path, database_url)
     check_summary(again, rows=rows, what="re-import")
     print(
-        f"  re-import: {again['seconds']:.1f} s, {again['peak_mib']:.0f} MiB, "
+        f"  re-import: {again['seconds']:.1f} s ({describe_work(again)}), {again['peak_mib']:.0f} MiB, "
         f"{again['unchanged']:,} unchanged, {again['updated']:,} updated, {again['created']:,} created"
     )
+    load_after = os.getloadavg()
+    print(f"  load average (1, 5, 15 min): {load_before} before, {load_after} after")
 
     def counts(summary: dict) -> dict:
         keys = ("status", "created", "updated", "unchanged", "rejected", "duplicates", "accounts_created", "notes")
+        keys += ("load_path", "finishing_seconds", "cpu_seconds")
         return {key: summary.get(key) for key in keys} | {"seconds": round(summary["seconds"], 2)}
 
     params = {
@@ -511,6 +528,7 @@ def measure(*, rows: int, seed: int, database_url: str) -> dict:
         "file_mib": round(path.stat().st_size / 2**20, 1),
         "mapping": "hubspot",
         "command": "tandem import people FILE --mapping hubspot --format json",
+        "load_average": {"before": load_before, "after": load_after},
     }
     engine = "postgresql" if database.startswith("postgresql") else "sqlite"
     results = [

@@ -38,6 +38,17 @@ def test_exit_code_is_0_when_every_row_imports(db, tmp_path, capsys):
     code, summary = import_json(capsys, "people", str(path))
     assert code == 0
     assert (summary["created"], summary["rejected"], summary["error_file"]) == (1, 0, None)
+    assert summary["load_path"] == "ordinary" and "finishing_seconds" not in summary
+
+
+def test_the_summary_says_a_bulk_load_finished_and_how_long_its_steps_took(db, tmp_path, capsys, settings):
+    settings.IMPORT_BULK_MIN_ROWS = 1
+    path = tmp_path / "people.csv"
+    path.write_text("Email,First Name\nann@acme.com,Ann\nbo@acme.com,Bo\n", encoding="utf-8")
+    code, summary = import_json(capsys, "people", str(path))
+    assert (code, summary["created"], summary["load_path"]) == (0, 2, "bulk")
+    assert summary["finishing_seconds"] and all(seconds >= 0 for seconds in summary["finishing_seconds"].values())
+    assert Person.objects.count() == 2
 
 
 def test_resume_continues_a_run_that_stopped(db, tmp_path, capsys):

@@ -11,9 +11,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from tandem.audit.actors import Actor
+from tandem.imports import bulkload
 from tandem.imports.fields import KINDS
 from tandem.imports.mapping import PRESETS, Mapping, MappingError
-from tandem.imports.models import ImportRun, SavedMapping
+from tandem.imports.models import ImportRun, LoadPath, SavedMapping
 from tandem.imports.reading import UnreadableFileError
 from tandem.imports.services import (
     BATCH_SIZE,
@@ -160,7 +161,11 @@ class Command(BaseCommand):
                 **counts,
                 "notes": run.notes,
                 "error_file": run.error_file if run.rejected_count else None,
+                "load_path": run.load_path,
             }
+            if run.load_path == LoadPath.BULK and bulkload.last_step_seconds:
+                # Finished by this process: how long each step of the bulk load's finishing took.
+                data["finishing_seconds"] = dict(bulkload.last_step_seconds)
             self.stdout.write(json.dumps(data, indent=2))
             return
         rows = [{"outcome": name.replace("_", " "), "rows": value} for name, value in counts.items()]
