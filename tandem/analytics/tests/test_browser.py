@@ -19,8 +19,12 @@ def _seeded_stages():
     import_module("tandem.crm.migrations.0003_seed_defaults").seed(apps, None)
 
 
-def _tile_value(driver, key: str) -> str:
-    return driver.find_element("css selector", f"#kpi-{key} .value").text
+def _tile_value(driver, key: str) -> str | None:
+    """A tile's value as shown, read in one step in the page: htmx may swap the tile between two WebDriver calls."""
+    return driver.execute_script(
+        "const value = document.querySelector(arguments[0]); return value ? value.innerText.trim() : null;",
+        f"#kpi-{key} .value",
+    )
 
 
 def test_the_scorecard_draws_filters_and_drills_down(browser, live_server, cast):
@@ -38,7 +42,8 @@ def test_the_scorecard_draws_filters_and_drills_down(browser, live_server, cast)
     )
     # A fresh install: the past quarters are computed on the worker, and the page says so until they are
     # kept; then it swaps in their changes and sparklines by itself.
-    assert "being computed" in browser.find_element("id", "history-pending").text
+    pending = browser.execute_script("return document.getElementById('history-pending').innerText")
+    assert "being computed" in pending
     run_queued_snapshot_fills()
     WebDriverWait(browser, WAIT_SECONDS).until(lambda driver: not driver.find_elements("id", "history-pending"))
     # The sparklines are drawn: lines across the quarters with a real width on screen, and a dot for
