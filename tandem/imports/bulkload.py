@@ -34,6 +34,7 @@ from django.utils import timezone
 from tandem.crm.models import AccountMatch, Person, StageChange
 from tandem.imports.models import ImportPhase, ImportRun, ImportStatus, LoadPath
 from tandem.lib.bulk_insert import BulkInserter
+from tandem.lib.index_rebuild import foreign_keys_drop, indexes_drop
 from tandem.lib.step_timer import StepTimer
 from tandem.scoring.models import PersonScore
 
@@ -417,10 +418,10 @@ def _load(cursor, run_id: int, model) -> None:
     cursor.execute(f"INSERT INTO {_quote(model._meta.db_table)} ({names}) SELECT {names} FROM {source}")
 
 
-def _drop_indexes_and_keys(cursor, tables: list[str]) -> list[tuple[str, str, str]]:
+def _drop_indexes_and_keys(cursor, tables: list[str]) -> list[tuple[str, str]]:
     """Drop the tables' secondary indexes (primary keys stay) and, on PostgreSQL, their foreign keys.
 
-    Returns what `_restore_indexes_and_keys` runs to make them again: (kind, table, SQL).
+    Returns what `_restore_indexes_and_keys` runs to make them again: (kind, SQL).
     """
     saved = []
     if connection.vendor == "sqlite":
@@ -431,41 +432,18 @@ def _drop_indexes_and_keys(cursor, tables: list[str]) -> list[tuple[str, str, st
         )
         for name, definition in cursor.fetchall():
             cursor.execute(f"DROP INDEX {_quote(name)}")
-            saved.append(("index", "", definition))
+            saved.append(("index", definition))
         return saved
     for table in tables:
-        cursor.execute(
-            "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
-            "WHERE c.conrelid = %s::regclass AND c.contype = 'f' ORDER BY c.conname",
-            [table],
-        )
-        for name, definition in cursor.fetchall():
-            cursor.execute(f"ALTER TABLE {_quote(table)} DROP CONSTRAINT {_quote(name)}")
-            saved.append(("key", table, f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}"))
-        cursor.execute(
-            "SELECT i.relname, pg_get_indexdef(i.oid), c.conname, pg_get_constraintdef(c.oid) FROM pg_index x "
-            "JOIN pg_class i ON i.oid = x.indexrelid "
-            "LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.conrelid = x.indrelid "
-            "WHERE x.indrelid = %s::regclass AND NOT x.indisprimary ORDER BY i.relname",
-            [table],
-        )
-        for index_name, definition, constraint_name, constraint_definition in cursor.fetchall():
-            if constraint_name:
-                cursor.execute(f"ALTER TABLE {_quote(table)} DROP CONSTRAINT {_quote(constraint_name)}")
-                restore = (
-                    f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(constraint_name)} {constraint_definition}"
-                )
-            else:
-                cursor.execute(f"DROP INDEX {_quote(index_name)}")
-                restore = definition
-            saved.append(("index", table, restore))
+        saved += [("key", statement) for statement in foreign_keys_drop(cursor, table)]
+        saved += [("index", statement) for statement in indexes_drop(cursor, table, primary_key=False)]
     return saved
 
 
 def _restore_indexes_and_keys(cursor, saved) -> None:
     # Indexes first: adding a foreign key checks every row against the referenced table's key.
     for kind in ("index", "key"):
-        for saved_kind, _, statement in saved:
+        for saved_kind, statement in saved:
             if saved_kind == kind:
                 cursor.execute(statement)
 

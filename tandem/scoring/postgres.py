@@ -18,6 +18,7 @@ from psycopg import sql
 from tandem.campaigns.models import Campaign
 from tandem.crm.models import Person
 from tandem.engagement.models import Touchpoint
+from tandem.lib.index_rebuild import indexes_drop
 from tandem.lib.step_timer import StepTimer
 from tandem.scoring import engine
 from tandem.scoring.models import PersonScore
@@ -227,7 +228,7 @@ def write_scores(
         block["computed_at"] = engine.to_microseconds(computed_at) - POSTGRES_EPOCH_US
 
         raw.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
-        indexes = _drop_indexes(raw, table)
+        restore = indexes_drop(raw, table)
         _copy_in(
             raw,
             sql.SQL(
@@ -236,45 +237,9 @@ def write_scores(
             ).format(sql.Identifier(table)),
             [block.tobytes()],
         )
-        _restore_indexes(raw, table, indexes)
+        for statement in restore:
+            raw.execute(statement)
     return changed
-
-
-def _drop_indexes(raw, table: str) -> list[tuple[str, str, str | None, str | None]]:
-    """Drop the table's indexes and key; returns what _restore_indexes needs to make them again.
-
-    Building an index once after a load is several times faster than updating it row by row.
-    """
-    raw.execute(
-        "SELECT i.relname, pg_get_indexdef(i.oid), c.conname, pg_get_constraintdef(c.oid) FROM pg_index x "
-        "JOIN pg_class i ON i.oid = x.indexrelid "
-        "LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.conrelid = x.indrelid "
-        "WHERE x.indrelid = %s::regclass",
-        [table],
-    )
-    indexes = raw.fetchall()
-    for index_name, _, constraint_name, _ in indexes:
-        if constraint_name:
-            raw.execute(
-                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                    sql.Identifier(table), sql.Identifier(constraint_name)
-                )
-            )
-        else:
-            raw.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index_name)))
-    return indexes
-
-
-def _restore_indexes(raw, table: str, indexes) -> None:
-    for _index_name, definition, constraint_name, constraint_definition in indexes:
-        if constraint_name:
-            raw.execute(
-                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                    sql.Identifier(table), sql.Identifier(constraint_name), sql.SQL(constraint_definition)
-                )
-            )
-        else:
-            raw.execute(definition)
 
 
 # Seconds of each step of the latest full rescore in this process, for benchmarks and logs.

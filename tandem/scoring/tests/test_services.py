@@ -306,3 +306,24 @@ def test_a_person_without_a_score_row_reads_zero_and_a_refresh_makes_the_row(peo
     assert services.score_person_refresh(person_id=bob.pk, rules=rules, as_of=AS_OF, contract_version=9) == 40
     row = PersonScore.objects.get(person=bob)
     assert (row.fit_score, row.engagement_score, row.contract_version, row.computed_at) == (0, 40, 9, AS_OF)
+
+
+def test_full_rescore_leaves_the_score_tables_indexes_and_key_as_they_were(people):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the full rescore drops and rebuilds indexes on PostgreSQL only")
+
+    def indexes():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s ORDER BY 1",
+                [PersonScore._meta.db_table],
+            )
+            return cursor.fetchall()
+
+    before = indexes()
+    assert any("UNIQUE" in definition for _, definition in before)  # the primary key is among them
+    rules = rules_of(*SECTION["rules"], decay=SECTION["decay"], groups=SECTION["groups"])
+    services.scores_recompute_all(rules=rules, as_of=AS_OF, contract_version=7)
+    assert indexes() == before
