@@ -249,18 +249,11 @@ class RowReader:
                     if outcome is _BLANK or type(outcome) is _Problem
                 ]
             else:
-                specials = self._specials[index]
                 outcomes = list(map(cache.get, column, repeat(_UNREAD, len(column))))
                 odd = []
                 if _UNREAD in outcomes:
                     for position in [position for position, outcome in enumerate(outcomes) if outcome is _UNREAD]:
-                        text = column[position]
-                        outcome = specials.get(text, _UNREAD)
-                        if outcome is _UNREAD:
-                            outcome = _BLANK if not text else read_cell(text, reader, value_map)
-                            remember = specials if outcome is _BLANK or type(outcome) is _Problem else cache
-                            if len(remember) < CELL_CACHE_SIZE:
-                                remember[text] = outcome
+                        outcome = self._read_uncached(column[position], index, reader, value_map, cache)
                         if outcome is _BLANK or type(outcome) is _Problem:
                             odd.append(position)
                         outcomes[position] = outcome
@@ -289,6 +282,18 @@ class RowReader:
             # The message alone: a kept exception would keep its traceback's frames, and their rows, alive.
             return _Problem(str(error))
 
+    def _read_uncached(self, text: str, index: int, reader, value_map, cache: dict):
+        """A cell whose text the column's cache of values does not hold: read it, or take the blank or problem
+        remembered for it; a value goes to `cache`, a blank or a problem to the column's specials."""
+        specials = self._specials[index]
+        outcome = specials.get(text, _UNREAD)
+        if outcome is _UNREAD:
+            outcome = _BLANK if not text else self._read_cell(text, reader, value_map)
+            remember = specials if outcome is _BLANK or type(outcome) is _Problem else cache
+            if len(remember) < CELL_CACHE_SIZE:
+                remember[text] = outcome
+        return outcome
+
     def fill(self, cells: list[str], values: dict, custom: dict, errors: list) -> None:
         """Read one record's cells into values by field, custom fields, and (column, problem) errors."""
         read_cell = self._read_cell
@@ -303,13 +308,7 @@ class RowReader:
                 # few values (stages, sources, names, dates): each distinct text is read once.
                 outcome = cache.get(text, _UNREAD)
                 if outcome is _UNREAD:
-                    specials = self._specials[index]
-                    outcome = specials.get(text, _UNREAD)
-                    if outcome is _UNREAD:
-                        outcome = read_cell(text, reader, value_map)
-                        remember = specials if outcome is _BLANK or type(outcome) is _Problem else cache
-                        if len(remember) < CELL_CACHE_SIZE:
-                            remember[text] = outcome
+                    outcome = self._read_uncached(text, index, reader, value_map, cache)
             if outcome is _BLANK:
                 continue
             if type(outcome) is _Problem:
