@@ -21,7 +21,8 @@ from contextlib import suppress
 
 from tandem.imports.mapping import Plan
 from tandem.imports.reading import Record
-from tandem.imports.services import BLANK
+from tandem.imports.services import BLANK, rows_of
+from tandem.imports.values import CellError
 
 # Changing how rows become records invalidates every stored fingerprint: change this with it.
 FINGERPRINT_VERSION = b"tandem-import-1"
@@ -61,13 +62,13 @@ class KeyState:
 
     __slots__ = ("accepted", "count", "fingerprint", "held", "phase", "stored_count", "stored_fingerprint")
 
-    def __init__(self, fingerprint: int, stored_fingerprint: int | None, stored_count: int):
+    def __init__(self, fingerprint: int, stored_fingerprint: int | None, stored_count: int, phase: int | None = None):
         self.fingerprint = fingerprint
         self.count = 1
         self.stored_fingerprint = stored_fingerprint
         self.stored_count = stored_count
         self.held: list | None = None  # made when a row is held: most keys never hold one
-        self.phase = _HELD if stored_count else _DONE
+        self.phase = phase if phase is not None else _HELD if stored_count else _DONE
         self.accepted = False  # a valid row of this key was merged (the writer's "seen")
 
 
@@ -82,38 +83,93 @@ class RowFingerprints:
         self.keys: dict[tuple, KeyState] = {}
         self.held_rows = 0
         self.stored_now: dict = {}
+        self.single_key = self._single_key_column()
+
+    def _single_key_column(self) -> tuple | None:
+        """(cell index, reader, token kind) when the key is one column, read as it is (no value map, blank
+        words, template or default): its token can be made straight from a cell's text; else None."""
+        reader = self.key_reader
+        if reader.templates or reader.defaults or reader.blank or len(reader.columns) != 1:
+            return None
+        index, _, custom_key, target, read, value_map, _ = reader.columns[0]
+        if custom_key is not None or value_map:
+            return None
+        probe = self.tokens({target: "probe"})
+        if len(probe) != 1 or probe[0][1] != "probe":
+            return None
+        return index, read, probe[0][0]
+
+    def _single_key_tokens(self, readable: list) -> list:
+        """`_key_tokens` for a key of one column: a cell with no quote mark or space at its edges is read by
+        the column's reader alone (what RowReader does with such a text); any other the ordinary way."""
+        index, read, kind = self.single_key
+        reader, tokens_of = self.key_reader, self.tokens
+        found = []
+        for record in readable:
+            text = record.values[index]
+            if text and text[0] not in "' \t" and text[-1] not in " \t":
+                try:
+                    found.append([(kind, read(text))])
+                except CellError:
+                    found.append(None)
+                continue
+            values, errors = {}, []
+            reader.fill(record.values, values, {}, errors)
+            found.append(None if errors else tokens_of(values) or None)
+        return found
 
     def _key_tokens(self, records: list) -> list:
         """The key tokens of each record (None: a record that could not be split, or whose key cannot be read)."""
-        reader, tokens_of = self.key_reader, self.tokens
         readable = [record for record in records if type(record) is Record]
-        by_column = None
-        if not reader.templates and not reader.defaults:
+        found = None
+        if self.single_key is not None:
+            found = self._single_key_tokens(readable)
+        elif not self.key_reader.templates and not self.key_reader.defaults:
             with suppress(IndexError):  # a short row (not from a source, which gives the header's width)
-                by_column = {column[0]: [record.values[column[0]] for record in readable] for column in reader.columns}
-        if by_column is None:
-            found = []
-            for record in readable:
-                values, errors = {}, []
-                reader.fill(record.values, values, {}, errors)
-                found.append(None if errors else tokens_of(values) or None)
-        else:
-            # The key columns alone, a column at a time (see RowReader.read_columns).
-            read = reader.read_columns(by_column)
-            rows = [{} for _ in readable]
-            failed = set()
-            for _, target, _, outcomes, odd in read:
-                for row, outcome in zip(rows, outcomes, strict=True):
-                    row[target] = outcome
-                for position in odd:
-                    del rows[position][target]
-                    if outcomes[position] is not BLANK:
-                        failed.add(position)
-            found = [None if position in failed else tokens_of(row) or None for position, row in enumerate(rows)]
+                found = self._column_key_tokens(readable)
+        if found is None:
+            found = [self._read_key(record) for record in readable]
         if len(readable) == len(records):
             return found
         found = iter(found)
         return [next(found) if type(record) is Record else None for record in records]
+
+    def _read_key(self, record: Record) -> list | None:
+        values, errors = {}, []
+        self.key_reader.fill(record.values, values, {}, errors)
+        return None if errors else self.tokens(values) or None
+
+    def _single_key_tokens(self, readable: list) -> list:
+        """`_key_tokens` for a key of one column: a cell with no quote mark or space at its edges is read by
+        the column's reader alone (what RowReader does with such a text); any other the ordinary way."""
+        index, read, kind = self.single_key
+        found = []
+        for record in readable:
+            text = record.values[index]
+            if text and text[0] not in "' \t" and text[-1] not in " \t":
+                try:
+                    found.append([(kind, read(text))])
+                except CellError:
+                    found.append(None)
+            else:
+                found.append(self._read_key(record))
+        return found
+
+    def _column_key_tokens(self, readable: list) -> list:
+        """`_key_tokens` reading the key columns alone, a column at a time (see RowReader.read_columns)."""
+        reader, tokens_of = self.key_reader, self.tokens
+        by_column = {column[0]: [record.values[column[0]] for record in readable] for column in reader.columns}
+        read = reader.read_columns(by_column)
+        rows = rows_of([(target, outcomes) for _, target, _, outcomes, _ in read], len(readable))
+        failed = set()
+        for _, target, _, outcomes, odd in read:
+            for position in odd:
+                del rows[position][target]
+                if outcomes[position] is not BLANK:
+                    failed.add(position)
+        if failed:
+            return [None if position in failed else tokens_of(row) or None for position, row in enumerate(rows)]
+        return [tokens_of(row) or None for row in rows]
 
     def _keyed(self, records: list) -> list[tuple]:
         """(record, tokens or None, digest, stored) per record; stored states are fetched for keys new to the run."""
@@ -149,20 +205,24 @@ class RowFingerprints:
         to_read = []
         keys = self.keys
         unchanged = 0
-        for record, tokens, digest in self._keyed(records):
+        keyed = self._keyed(records)
+        stored_now = self.stored_now
+        for record, tokens, digest in keyed:
             if tokens is None:
                 to_read.append(record)
                 continue
             key = tokens[0]
             if key not in keys:
-                stored_fingerprint, stored_count = self.stored_now.get(key, _NOT_STORED)
+                stored_fingerprint, stored_count = stored_now.get(key, _NOT_STORED)
                 if stored_count == 1:
                     # A record written from one row, met for the first time: settled or read at once.
-                    state = keys[key] = KeyState(_signed(digest), stored_fingerprint, 1)
-                    state.phase = _DONE
+                    state = keys[key] = KeyState(_signed(digest), stored_fingerprint, 1, _DONE)
                     if state.fingerprint == stored_fingerprint:
                         unchanged += 1
-                        see(tokens)
+                        if len(tokens) == 1:
+                            state.accepted = True  # what `see` does for a first key
+                        else:
+                            see(tokens)
                     else:
                         to_read.append(record)
                     continue

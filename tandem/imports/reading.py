@@ -41,7 +41,7 @@ class UnreadableFileError(Exception):
         super().__init__(f"line {line}: {message}" if line else message)
 
 
-@dataclass
+@dataclass(slots=True, weakref_slot=True)
 class Record:
     """One data row of the file: its line number and its cells as text."""
 
@@ -49,7 +49,7 @@ class Record:
     values: list[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordProblem:
     """A row that could not be split into the file's columns."""
 

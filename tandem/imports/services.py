@@ -135,7 +135,7 @@ CELL_CACHE_SIZE = 65_536
 _UNREAD = object()
 
 
-def _rows_of(columns: list[tuple[str, list]], count: int) -> list[dict]:
+def rows_of(columns: list[tuple[str, list]], count: int) -> list[dict]:
     """One dict per row from (name, values per row) columns, keys in column order."""
     if not columns:
         return [{} for _ in range(count)]
@@ -159,7 +159,8 @@ class _Problem:
 class RowReader:
     """Turns records into ParsedRows under a plan: the hot loop of every import."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, *, remember_cells: bool = True):
+        """`remember_cells=False` reads every cell afresh: for columns of distinct values, such as keys."""
         self.plan = plan
         blank = {value.strip().casefold() for value in plan.mapping.blank_values}
         self.blank = blank
@@ -173,7 +174,7 @@ class RowReader:
                 column.reader,
                 column.value_map,
                 # JSON values are dicts a row may change: read afresh every time.
-                None if getattr(known_fields.get(column.field), "type", "") == "json" else {},
+                None if not remember_cells or getattr(known_fields.get(column.field), "type", "") == "json" else {},
             )
             for column in plan.columns
         ]
@@ -209,10 +210,10 @@ class RowReader:
         if len(by_column) != len(self.header_keys):
             return [self.read(record) for record in records]
         read = self.read_columns(by_column)
-        values = _rows_of(
+        values = rows_of(
             [(target, outcomes) for custom_key, target, _, outcomes, _ in read if custom_key is None], count
         )
-        customs = _rows_of([(key, outcomes) for key, _, _, outcomes, _ in read if key is not None], count)
+        customs = rows_of([(key, outcomes) for key, _, _, outcomes, _ in read if key is not None], count)
         errors = [[] for _ in range(count)]
         for custom_key, target, header, outcomes, odd in read:
             # Blank and unreadable cells leave their field out of the row, as `fill` does.

@@ -565,3 +565,76 @@ def test_keys_with_quotes_backslashes_and_accents_are_found_again(cast, tmp_path
     third = run_import(cast, "people", csv_file(tmp_path, rows), Mapping(kind="people", preset="hubspot"))
     assert (third.updated_count, third.unchanged_count, third.created_count) == (1, 4, 0)
     assert Person.objects.get(external_id="x\\2").title == "Lead rep"
+
+
+def test_a_reimport_reaches_the_same_outcome_however_it_finds_the_stored_fingerprints_and_keys(
+    cast, tmp_path, monkeypatch
+):
+    """Stored fingerprints read at once or batch by batch; keys read from the cell alone or the ordinary way."""
+    from django.db import transaction
+
+    from tandem.imports import writers
+    from tandem.imports.fingerprints import RowFingerprints
+
+    rows = [["Email", "Title", "Create Date"]]
+    rows += [[f"p{i}@acme.com", "Rep", "2024-01-05"] for i in range(6)]
+    rows += [["p0@acme.com", "Lead rep", ""], ["not-an-email", "CFO", ""], ["p7@acme.com", "VP", "someday"]]
+    rows += [["p8@acme.com", "", ""]]
+    path = csv_file(tmp_path, rows)
+    import_run_execute(run_id=import_run_create(by=cast.revops, kind="people", path=path).pk, batch_size=3)
+    Person.objects.filter(email="p2@acme.com").update(title="Intern", updated_at=timezone.now())
+    # The same people, their keys written with spaces and capitals, and a key with a quote mark.
+    rows[2][0], rows[4][0], rows[5][0] = " P1@Acme.com", "'p3@acme.com", "P4@ACME.COM\t"
+    rows += [["p9@acme.com", "New", ""]]
+    path = csv_file(tmp_path, rows, name="again.csv")
+    read = []
+    monkeypatch.setattr(
+        "tandem.imports.services.RowReader.read_many",
+        lambda self, records, original=RowReader.read_many: (
+            read.extend(r.line for r in records) or original(self, records)
+        ),
+    )
+    single_key, prefetch_all = RowFingerprints._single_key_column, PersonWriter._prefetch_fingerprints
+    ways = []  # per run: (read the fingerprints at once, made keys from cells alone)
+
+    class Undo(Exception):
+        pass
+
+    outcomes = {}
+    for prefetch in (True, False):
+        for by_cell in (True, False):
+            monkeypatch.setattr(writers, "PREFETCH_MAX", 1_000 if prefetch else 0)
+            monkeypatch.setattr(
+                RowFingerprints,
+                "_single_key_column",
+                lambda self, by_cell=by_cell: (
+                    ways.append(("key", found := single_key(self) if by_cell else None)) or found
+                ),
+            )
+            monkeypatch.setattr(
+                PersonWriter,
+                "_prefetch_fingerprints",
+                lambda self: ways.append(("prefetch", found := prefetch_all(self))) or found,
+            )
+            read.clear()
+            try:
+                with transaction.atomic():
+                    run = import_run_create(by=cast.revops, kind="people", path=path)
+                    run = import_run_execute(run_id=run.pk, batch_size=3)
+                    people = Person.objects.values_list("email", "title", "import_fingerprint", "import_row_count")
+                    outcomes[prefetch, by_cell] = (run.counts, sorted(people, key=str), sorted(read))
+                    raise Undo
+            except Undo:
+                pass
+    assert [(kind, found not in (None, False)) for kind, found in ways] == [
+        ("key", True), ("prefetch", True), ("key", False), ("prefetch", True),
+        ("key", True), ("prefetch", False), ("key", False), ("prefetch", False),
+    ]  # fmt: skip
+    counts, people, lines = outcomes[True, True]
+    # A quote mark before text that is no formula is the text's own: "'p3@acme.com" is someone new.
+    assert (counts["created"], counts["updated"], counts["unchanged"]) == (2, 1, 5)
+    assert (counts["rejected"], counts["duplicates"]) == (2, 1)
+    # Read: the rows whose cells changed (keys written differently, the new person), the person changed
+    # since, the rejected rows; the others are settled from their fingerprints.
+    assert lines == [3, 4, 5, 6, 9, 10, 12]
+    assert all(outcome == (counts, people, lines) for outcome in outcomes.values())
