@@ -172,7 +172,9 @@ class RowFingerprints:
         return [tokens_of(row) or None for row in rows]
 
     def _keyed(self, records: list) -> list[tuple]:
-        """(record, tokens or None, digest, stored) per record; stored states are fetched for keys new to the run."""
+        """(record, tokens or None, digest) per record; stored states are fetched for keys new to the run.
+
+        `sort` does the same in its own loop (the hot one of a re-import)."""
         blake = hashlib.blake2b
         signature = self.signature
         keys = self.keys
@@ -205,12 +207,15 @@ class RowFingerprints:
         to_read = []
         keys = self.keys
         unchanged = 0
-        keyed = self._keyed(records)
-        stored_now = self.stored_now
-        for record, tokens, digest in keyed:
+        found = self._key_tokens(records)
+        new_keys = [tokens[0] for tokens in found if tokens is not None and tokens[0] not in keys]
+        stored_now = self.stored_now = self.stored(new_keys) if new_keys else {}
+        blake, signature = hashlib.blake2b, self.signature
+        for record, tokens in zip(records, found, strict=True):
             if tokens is None:
                 to_read.append(record)
                 continue
+            digest = blake(signature + "\x1f".join(record.values).encode(), digest_size=8).digest()
             key = tokens[0]
             if key not in keys:
                 stored_fingerprint, stored_count = stored_now.get(key, _NOT_STORED)

@@ -245,6 +245,9 @@ class CsvSource:
                 start = previous_line + 1
                 previous_line = reader.line_num
                 self.position = raw.position
+                if header_seen and len(row) == width > 1:  # most rows (a row of one blank cell is skipped below)
+                    yield Record(start, row)
+                    continue
                 if not header_seen:
                     if any(cell.strip() for cell in row):
                         header_seen = True

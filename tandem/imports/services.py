@@ -37,6 +37,8 @@ from tandem.lib.tabular_output import neutralise_formula
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
+# How many times larger a batch is after one whose rows were nearly all settled unchanged (a re-import).
+SETTLED_BATCH_FACTOR = 4
 SAMPLE_ROWS = 1000
 PREVIEW_ROWS = 20
 HEARTBEAT_SECONDS = 60
@@ -510,6 +512,7 @@ def import_run_execute(
             batch: list[Record | RecordProblem] = []
             replayed: list[Record] = []
             last_line = run.line_done
+            size = batch_size
             for record in source.records():
                 if record.line <= run.line_done:
                     # Committed before a restart: the writer notes them, so duplicates of them are still recognised.
@@ -524,8 +527,12 @@ def import_run_execute(
                     replayed = []
                 batch.append(record)
                 last_line = record.line
-                if len(batch) >= batch_size:
+                if len(batch) >= size:
+                    settled_before = run.unchanged_count + run.duplicate_count
                     run = _commit_batch(run, writer, reader, batch, report, last_line, source.position)
+                    # Rows found unchanged cost little but their checkpoint: while most are, batches are larger.
+                    settled = run.unchanged_count + run.duplicate_count - settled_before
+                    size = batch_size * SETTLED_BATCH_FACTOR if settled >= 0.9 * len(batch) else batch_size
                     batch = []
                     gc.collect(1)
                     if progress:
