@@ -99,25 +99,6 @@ class RowFingerprints:
             return None
         return index, read, probe[0][0]
 
-    def _single_key_tokens(self, readable: list) -> list:
-        """`_key_tokens` for a key of one column: a cell with no quote mark or space at its edges is read by
-        the column's reader alone (what RowReader does with such a text); any other the ordinary way."""
-        index, read, kind = self.single_key
-        reader, tokens_of = self.key_reader, self.tokens
-        found = []
-        for record in readable:
-            text = record.values[index]
-            if text and text[0] not in "' \t" and text[-1] not in " \t":
-                try:
-                    found.append([(kind, read(text))])
-                except CellError:
-                    found.append(None)
-                continue
-            values, errors = {}, []
-            reader.fill(record.values, values, {}, errors)
-            found.append(None if errors else tokens_of(values) or None)
-        return found
-
     def _key_tokens(self, records: list) -> list:
         """The key tokens of each record (None: a record that could not be split, or whose key cannot be read)."""
         readable = [record for record in records if type(record) is Record]
