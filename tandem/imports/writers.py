@@ -183,6 +183,7 @@ class BaseWriter:
         self.mapping = plan.mapping
         self.inserter = BulkInserter()
         self.seen: set[tuple] = set()
+        self.repeated: set[tuple] = set()  # the keys of the current batch seen before it (see merge_batch)
         self.actor_user_id = actor.user.pk if actor.user is not None and getattr(actor.user, "pk", None) else None
         self.label = actor.label
 
@@ -220,6 +221,7 @@ class BaseWriter:
         """Valid rows with duplicates merged in file order; rejected rows go to the result."""
         pending: list[ParsedRow] = []
         by_token: dict[tuple, ParsedRow] = {}
+        self.repeated = set()
         for row in batch:
             if row.raw or row.values:  # a record that could not be split into columns has neither
                 self.check(row)
@@ -230,15 +232,24 @@ class BaseWriter:
             if not tokens:
                 self.rejected(row, result)
                 continue
+            targets = []
+            for token in tokens:
+                found = by_token.get(token)
+                if found is not None and all(found is not target for target in targets):
+                    targets.append(found)
+            if len(targets) > 1:
+                # One key of the row is an earlier row's, another key a different earlier row's: merging would
+                # make one record of two, so neither is chosen.
+                lines = " and ".join(str(target.line) for target in targets)
+                row.error("row", f"its keys belong to two different records of this file (lines {lines})")
+                self.rejected(row, result)
+                continue
             if self.is_seen(tokens):
                 result.duplicates += 1
                 row.is_duplicate = True
+                self.repeated.update(tokens)
             self.see(tokens)
-            target = None
-            for token in tokens:
-                target = by_token.get(token)
-                if target is not None:
-                    break
+            target = targets[0] if targets else None
             if target is None:
                 pending.append(row)
                 target = row
@@ -547,15 +558,22 @@ class PersonWriter(BaseWriter):
         if "lifecycle_stage" in self.plan.fields:
             columns.append("lead_status_id")
         columns = list(dict.fromkeys(columns))
-        external_ids = {row.values["external_id"] for row in rows if "external_id" in row.values}
-        emails = {row.values["email"] for row in rows if "email" in row.values}
         by_external_id, by_email = {}, {}
         # The ids first, in plain SQL (most rows of a large file match nobody), then the people found; a bulk
         # load also looks in its staging table, where the people of earlier batches are (tandem.imports.bulkload).
+        # Those came from rows of this run, whose keys the writer saw: only keys seen before this batch can
+        # find one of them.
+        external_ids = {row.values["external_id"] for row in rows if "external_id" in row.values}
+        emails = {row.values["email"] for row in rows if "email" in row.values}
         ids = set()
         for table in self.inserter.tables_of(Person):
-            ids |= _ids_where(Person, "external_id", list(external_ids), table=table)
-            ids |= _ids_where(Person, "LOWER(email)", list(emails), table=table)
+            if table == Person._meta.db_table:
+                ids |= _ids_where(Person, "external_id", list(external_ids), table=table)
+                ids |= _ids_where(Person, "LOWER(email)", list(emails), table=table)
+                continue
+            seen = self.repeated
+            ids |= _ids_where(Person, "external_id", [key for key in external_ids if ("x", key) in seen], table=table)
+            ids |= _ids_where(Person, "LOWER(email)", [key for key in emails if ("e", key) in seen], table=table)
         if not ids:
             return by_external_id, by_email
         for found in self.inserter.read(Person.objects.filter(id__in=sorted(ids)).values(*columns)):

@@ -638,3 +638,19 @@ def test_a_reimport_reaches_the_same_outcome_however_it_finds_the_stored_fingerp
     # since, the rejected rows; the others are settled from their fingerprints.
     assert lines == [3, 4, 5, 6, 9, 10, 12]
     assert all(outcome == (counts, people, lines) for outcome in outcomes.values())
+
+
+def test_a_row_whose_keys_belong_to_two_records_of_the_file_is_rejected_not_merged(cast, tmp_path):
+    rows = [["Record ID", "Email", "Title"], ["x1", "ann@acme.com", "CTO"], ["", "bo@acme.com", "VP"]]
+    rows += [["x1", "bo@acme.com", "CFO"], ["x1", "", "CEO"]]
+    run = run_import(cast, "people", csv_file(tmp_path, rows), Mapping(kind="people", preset="hubspot"))
+    assert (run.created_count, run.rejected_count, run.duplicate_count) == (2, 1, 1)
+    assert sorted(Person.objects.values_list("external_id", "email", "title"), key=str) == [
+        ("x1", "ann@acme.com", "CEO"),
+        (None, "bo@acme.com", "VP"),
+    ]
+    with open(run.error_file, newline="", encoding="utf-8") as handle:
+        report = list(csv.reader(handle))
+    assert [line[:2] for line in report[1:]] == [
+        ["4", "row: its keys belong to two different records of this file (lines 2 and 3)"]
+    ]
