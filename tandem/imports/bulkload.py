@@ -419,7 +419,7 @@ def _load(cursor, run_id: int, model) -> None:
 
 
 def _drop_indexes_and_keys(cursor, tables: list[str]) -> list[tuple[str, str]]:
-    """Drop the tables' secondary indexes (primary keys stay) and, on PostgreSQL, their foreign keys.
+    """Drop the tables' secondary indexes, the primary keys no other table refers to, and (PostgreSQL) the foreign keys.
 
     Returns what `_restore_indexes_and_keys` runs to make them again: (kind, SQL).
     """
@@ -436,7 +436,11 @@ def _drop_indexes_and_keys(cursor, tables: list[str]) -> list[tuple[str, str]]:
         return saved
     for table in tables:
         saved += [("key", statement) for statement in foreign_keys_drop(cursor, table)]
-        saved += [("index", statement) for statement in indexes_drop(cursor, table, primary_key=False)]
+    for table in tables:
+        # A primary key no other table refers to goes too (made again first): the rows load faster without it.
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = %s::regclass)", [table])
+        referred_to = cursor.fetchone()[0]
+        saved += [("index", statement) for statement in indexes_drop(cursor, table, primary_key=not referred_to)]
     return saved
 
 
