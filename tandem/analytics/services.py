@@ -164,30 +164,44 @@ def scorecard_snapshots_queue(*, filters: selectors.ScorecardFilters, periods: l
     the page shows the periods as being computed and the next view queues it again. A run that died
     (its mark older than SNAPSHOTS_QUEUED_STALE_SECONDS) is queued again. Returns whether a task was
     queued."""
-    from huey.contrib.djhuey import HUEY
-
     from tandem.analytics.tasks import scorecard_snapshots_fill
 
-    mark = _snapshots_mark(filters, periods)
-    now = timezone.now().timestamp()
-    try:
-        if not HUEY.put_if_empty(mark, str(now)):
-            try:
-                since = float(HUEY.get(mark, peek=True) or now)
-            except ValueError:
-                since = 0.0
-            if now - since < SNAPSHOTS_QUEUED_STALE_SECONDS:
-                return False
-            HUEY.put(mark, str(now))
-        scorecard_snapshots_fill.schedule(
+    return _schedule_once(
+        _snapshots_mark(filters, periods),
+        lambda: scorecard_snapshots_fill.schedule(
             kwargs={
                 "filters": asdict(filters),
                 "periods": [[period.kind, period.start.isoformat(), period.end.isoformat()] for period in periods],
             },
             delay=SNAPSHOTS_DELAY_SECONDS,
-        )
-    except Exception:  # the queue is down: the next view queues it again
-        logger.exception("Could not queue the scorecard snapshots of %s", ", ".join(p.label for p in periods))
+        ),
+        what=f"the scorecard snapshots of {', '.join(period.label for period in periods)}",
+        stale_seconds=SNAPSHOTS_QUEUED_STALE_SECONDS,
+    )
+
+
+def _schedule_once(mark: str, schedule, *, what: str, stale_seconds: float | None = None) -> bool:
+    """Call `schedule` (queueing a task) unless `mark`, kept in the queue's own storage (shared by the web
+    processes and the workers), says the task is queued already; the task clears the mark. With
+    `stale_seconds`, a mark that old is taken for a run that died and the task is queued again. A failure
+    to queue is logged, not raised, and leaves no mark. Returns whether the task was queued."""
+    from huey.contrib.djhuey import HUEY
+
+    now = timezone.now().timestamp()
+    try:
+        if not HUEY.put_if_empty(mark, str(now)):
+            if stale_seconds is None:
+                return False
+            try:
+                since = float(HUEY.get(mark, peek=True) or now)
+            except ValueError:
+                since = 0.0
+            if now - since < stale_seconds:
+                return False
+            HUEY.put(mark, str(now))
+        schedule()
+    except Exception:  # the queue is down: what asks next queues it again
+        logger.exception("Could not queue %s", what)
         with contextlib.suppress(Exception):  # the queue's storage is down too: nothing is marked either
             HUEY.delete(mark)
         return False
@@ -776,18 +790,14 @@ def stage_entries_catch_up_queue() -> bool:
     queue is logged, not raised: the worker's run every minute catches up anyway. Returns whether a
     catch-up was queued.
     """
-    from huey.contrib.djhuey import HUEY
-
     from tandem.analytics.tasks import stage_entries_catch_up_queued
 
-    try:
-        if not HUEY.put_if_empty(CATCH_UP_QUEUED, "1"):
-            return False
-        stage_entries_catch_up_queued.schedule(delay=CATCH_UP_DELAY_SECONDS)
-    except Exception:  # the queue is down: the periodic catch-up still runs when it is back
-        logger.exception("Could not queue a catch-up of the stage-entry rollup")
-        return False
-    return True
+    # If the queue is down, the periodic catch-up still runs when it is back.
+    return _schedule_once(
+        CATCH_UP_QUEUED,
+        lambda: stage_entries_catch_up_queued.schedule(delay=CATCH_UP_DELAY_SECONDS),
+        what="a catch-up of the stage-entry rollup",
+    )
 
 
 def stage_entries_catch_up_on_commit() -> None:

@@ -24,6 +24,14 @@ _TEXT_CACHE_LIMIT = 100_000
 JSON_OID, JSONB_OID, BYTEA_OID = 114, 3802, 17
 
 
+def _remember(cache: dict, key, value):
+    """Keep `value` under `key` in a memo of at most _TEXT_CACHE_LIMIT entries (emptied when full); returns it."""
+    if len(cache) >= _TEXT_CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 class _TimeText:
     """Datetimes as SQLite stores them (UTC, without zone, space-separated), memoised."""
 
@@ -45,10 +53,7 @@ class _TimeText:
         text = self.cache.get(value)
         if text is None:
             utc = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-            text = utc.isoformat(sep=" ")
-            if len(self.cache) >= _TEXT_CACHE_LIMIT:
-                self.cache.clear()
-            self.cache[value] = text
+            text = _remember(self.cache, value, utc.isoformat(sep=" "))
         recent[1] = recent[0]
         recent[0] = (value, text)
         return text
@@ -70,10 +75,7 @@ class _JsonText:
         key = tuple(value.items())
         text = self.cache.get(key)
         if text is None:
-            text = json.dumps(value)
-            if len(self.cache) >= _TEXT_CACHE_LIMIT:
-                self.cache.clear()
-            self.cache[key] = text
+            text = _remember(self.cache, key, json.dumps(value))
         return text
 
 
@@ -102,10 +104,7 @@ class _JsonWire:
                 key = tuple(value.items())
                 data = self.cache.get(key)
                 if data is None:
-                    data = self._flat(value)
-                    if len(self.cache) >= _TEXT_CACHE_LIMIT:
-                        self.cache.clear()
-                    self.cache[key] = data
+                    data = _remember(self.cache, key, self._flat(value))
                 return data
             if all(type(item) in _FLAT_TYPES for item in value.values()):
                 return self._flat(value)
